@@ -1,0 +1,55 @@
+"""pace: a fast, trustworthy asyncio worker for Resque-format jobs in Redis.
+
+Example::
+
+    import pace
+
+    async def handler(job: pace.Job) -> None:
+        print(job.class_name, job.args)
+
+    await pace.enqueue("normal", "Greet", "world")
+    await pace.Worker(["normal"], concurrency=50).start(handler)
+"""
+
+from __future__ import annotations
+
+from pace.client import Client, Info, enqueue
+from pace.connection import connect
+from pace.errors import (
+    ConfigError,
+    EmbeddedUnavailable,
+    InvalidPayload,
+    JobError,
+    PaceError,
+    RedisUnavailable,
+    UnknownJobClass,
+)
+from pace.job import Job, current_job
+from pace.runner import run
+from pace.worker import Handler, Worker
+
+__version__ = "0.1.0"
+
+redis_url: str | None = None
+"""The Redis URL, when no URL is given explicitly; else ``REDIS_URL``, else localhost."""
+
+__all__ = [
+    "Client",
+    "ConfigError",
+    "EmbeddedUnavailable",
+    "Handler",
+    "Info",
+    "InvalidPayload",
+    "Job",
+    "JobError",
+    "PaceError",
+    "RedisUnavailable",
+    "UnknownJobClass",
+    "Worker",
+    "__version__",
+    "connect",
+    "current_job",
+    "enqueue",
+    "redis_url",
+    "run",
+]

@@ -1,0 +1,138 @@
+"""Enqueueing jobs and reading queue state, exactly as Ruby Resque writes and reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from redis.asyncio import Redis
+
+from pace.connection import connect, text
+from pace.job import ID_FIELD, encode, new_payload
+from pace.keys import DEFAULT_NAMESPACE, Keys
+from pace.queues import check_queue_name
+
+__all__ = ["Client", "Info", "enqueue"]
+
+
+@dataclass(frozen=True, slots=True)
+class Info:
+    """A snapshot of a Resque namespace: what ``pace-worker info`` prints."""
+
+    queues: dict[str, int]
+    """Queue name to number of pending jobs, sorted by name."""
+    workers: list[str]
+    """Registered worker ids, Ruby's and pace's."""
+    failed: int
+    """Failure records in ``resque:failed``."""
+    processed_total: int
+    """``resque:stat:processed``."""
+    failed_total: int
+    """``resque:stat:failed``."""
+
+
+class Client:
+    """A connection for enqueueing many jobs; use it as an async context manager.
+
+    Example::
+
+        async with pace.Client() as client:
+            job_id = await client.enqueue("normal", "SendMail", "bob@example.com")
+            ids = await client.enqueue_many("normal", "Resize", [[1], [2], [3]])
+    """
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        redis: Redis | None = None,
+    ) -> None:
+        """Use ``redis`` if given (left open on close), else connect to ``redis_url``."""
+        self.keys = Keys(namespace)
+        self._url = redis_url
+        self._redis = redis
+        self._owned = redis is None
+
+    async def redis(self) -> Redis:
+        """The Redis client, connected on first use."""
+        if self._redis is None:
+            self._redis = await connect(self._url)
+        return self._redis
+
+    async def aclose(self) -> None:
+        """Close the connection if this client opened it."""
+        if self._owned and self._redis is not None:
+            await self._redis.aclose()
+            self._redis = None
+
+    async def __aenter__(self) -> Self:
+        await self.redis()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def enqueue(self, queue: str, class_name: str, *args: Any) -> str:
+        """Push one job (``SADD resque:queues`` + ``RPUSH``, pipelined); return its id."""
+        (job_id,) = await self.enqueue_many(queue, class_name, [args])
+        return job_id
+
+    async def enqueue_many(
+        self, queue: str, class_name: str, args_list: Iterable[Sequence[Any]]
+    ) -> list[str]:
+        """Push one job per args sequence, in order, in one round trip; return their ids."""
+        check_queue_name(queue)
+        payloads = [new_payload(class_name, args) for args in args_list]
+        if not payloads:
+            return []
+        redis = await self.redis()
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.sadd(self.keys.queues, queue)
+            pipe.rpush(self.keys.queue(queue), *(encode(payload) for payload in payloads))
+            await pipe.execute()
+        return [payload[ID_FIELD] for payload in payloads]
+
+    async def info(self) -> Info:
+        """Queue sizes, workers, failure count and stats, read in one round trip."""
+        redis = await self.redis()
+        names = sorted(map(text, await redis.smembers(self.keys.queues)))
+        async with redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.llen(self.keys.queue(name))
+            pipe.smembers(self.keys.workers)
+            pipe.llen(self.keys.failed)
+            pipe.get(self.keys.stat("processed"))
+            pipe.get(self.keys.stat("failed"))
+            *sizes, workers, failed, processed_total, failed_total = await pipe.execute()
+        return Info(
+            queues=dict(zip(names, sizes, strict=True)),
+            workers=sorted(map(text, workers)),
+            failed=failed,
+            processed_total=int(processed_total or 0),
+            failed_total=int(failed_total or 0),
+        )
+
+
+async def enqueue(
+    queue: str,
+    class_name: str,
+    *args: Any,
+    redis_url: str | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+) -> str:
+    """Enqueue one job on a connection of its own; return the job id.
+
+    Example::
+
+        await pace.enqueue("normal", "SendMail", "bob@example.com")
+    """
+    async with Client(redis_url, namespace=namespace) as client:
+        return await client.enqueue(queue, class_name, *args)

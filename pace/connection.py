@@ -1,0 +1,68 @@
+"""Finding and opening the Redis connection.
+
+The URL is looked up in this order: an explicit argument, the module attribute
+``pace.redis_url``, the ``REDIS_URL`` environment variable, else ``redis://127.0.0.1:6379/0``.
+``rediss://`` (TLS), passwords (``redis://:secret@host``) and unix sockets
+(``unix:///path/redis.sock?db=0``) all work through the URL.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+from pace.errors import ConfigError, RedisUnavailable
+
+__all__ = ["DEFAULT_REDIS_URL", "connect", "redact", "resolve_url", "text"]
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def resolve_url(url: str | None = None) -> str:
+    """Return the Redis URL to use, following pace's lookup order."""
+    if url:
+        return url
+    module_url = getattr(sys.modules.get("pace"), "redis_url", None)
+    if module_url:
+        return str(module_url)
+    return os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced by ``***``, fit for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+async def connect(url: str | None = None) -> Redis:
+    """Open a client for the resolved URL and check that Redis answers.
+
+    Raises:
+        ConfigError: the URL is malformed.
+        RedisUnavailable: Redis does not answer at the URL.
+    """
+    resolved = resolve_url(url)
+    try:
+        client = Redis.from_url(resolved, socket_connect_timeout=5)
+    except ValueError as exc:
+        raise ConfigError(f"bad Redis URL {redact(resolved)!r}: {exc}") from None
+    try:
+        await client.ping()
+    except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+        await client.aclose()
+        raise RedisUnavailable(redact(resolved), str(exc) or type(exc).__name__) from None
+    return client
+
+
+def text(value: bytes | str) -> str:
+    """A Redis reply as ``str`` (pace's clients return bytes)."""
+    return value.decode() if isinstance(value, bytes) else value

