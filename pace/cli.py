@@ -1,0 +1,174 @@
+"""``pace-worker``: run workers, enqueue jobs, show what is queued.
+
+Errors the user can fix (a bad flag, an unreachable Redis, an app that will not import) are
+one line on stderr and exit status 2 (1 for an unreachable Redis), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from pace import __version__
+from pace.client import Client, Info
+from pace.errors import ConfigError, PaceError, RedisUnavailable
+from pace.runner import run
+from pace.worker import Worker
+
+__all__ = ["main"]
+
+DEFAULT_EMBEDDED_DIR = ".pace-redis"
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    where = common.add_mutually_exclusive_group()
+    where.add_argument("--redis-url", help="Redis URL (default: $REDIS_URL or localhost)")
+    where.add_argument(
+        "--embedded",
+        nargs="?",
+        const=DEFAULT_EMBEDDED_DIR,
+        metavar="DIR",
+        help=f"start an embedded Redis persisting in DIR (default {DEFAULT_EMBEDDED_DIR})",
+    )
+    common.add_argument("--namespace", default="resque", help="Resque namespace (resque)")
+    common.add_argument(
+        "--log-level", default="INFO", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+
+    parser = argparse.ArgumentParser(prog="pace-worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"pace {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    work = commands.add_parser("run", parents=[common], help="run a worker")
+    work.add_argument("queues", metavar="QUEUE[,QUEUE...]", help="queues in priority order, or *")
+    work.add_argument("--app", required=True, help="MODULE:ATTR, a coroutine function or a dict")
+    work.add_argument("--concurrency", type=int, default=10, help="jobs in flight (10)")
+    work.add_argument("--jobs-per-second", type=float, default=None, help="rate limit (none)")
+    work.add_argument("--burst", action="store_true", help="exit 0 once the queues are empty")
+    work.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop")
+
+    push = commands.add_parser("enqueue", parents=[common], help="enqueue one job")
+    push.add_argument("queue")
+    push.add_argument("class_name", metavar="CLASS")
+    push.add_argument(
+        "args", metavar="ARG_JSON", nargs="*", help="job arguments as JSON: 3 '\"x\"'"
+    )
+
+    commands.add_parser("info", parents=[common], help="queues, workers, failures and stats")
+    return parser
+
+
+def _load_app(spec: str) -> Any:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"--app must be MODULE:ATTR (like myapp.jobs:handler), got {spec!r}")
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # the current directory, as `python -m` does
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"--app: cannot import module {module_name!r}: {exc}") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(f"--app: module {module_name!r} has no attribute {attr!r}") from None
+
+
+def _json_args(texts: Sequence[str]) -> list[Any]:
+    values = []
+    for position, text in enumerate(texts, 1):
+        try:
+            values.append(json.loads(text))
+        except json.JSONDecodeError:
+            raise ConfigError(
+                f"ARG_JSON {position} is not JSON: {text!r} (quote a string: '\"{text}\"')"
+            ) from None
+    return values
+
+
+@contextlib.contextmanager
+def _redis_url(args: argparse.Namespace) -> Iterator[str | None]:
+    """The URL to use; with ``--embedded``, a server started for the command's duration."""
+    if args.embedded is None:
+        yield args.redis_url
+        return
+    from pace.embedded import EmbeddedRedis
+
+    with EmbeddedRedis(args.embedded) as server:
+        logging.getLogger("pace").info("pace: embedded Redis at %s", server.url)
+        yield server.url
+
+
+async def _run(args: argparse.Namespace, url: str | None) -> None:
+    from setproctitle import setproctitle
+
+    handler = _load_app(args.app)
+    worker = Worker(
+        args.queues,
+        concurrency=args.concurrency,
+        jobs_per_second=args.jobs_per_second,
+        redis_url=url,
+        namespace=args.namespace,
+        burst=args.burst,
+        handle_signals=True,
+    )
+    # Ruby Resque prunes, at its start-up, same-host workers whose process title does not
+    # look like a Resque worker's; a title with "resque-<digit>" keeps pace's worker alive.
+    setproctitle(f"resque-{__version__}: pace-worker on {worker.queues}")
+    await worker.start(handler)
+
+
+async def _enqueue(args: argparse.Namespace, url: str | None) -> None:
+    values = _json_args(args.args)
+    async with Client(url, namespace=args.namespace) as client:
+        print(await client.enqueue(args.queue, args.class_name, *values))
+
+
+async def _info(args: argparse.Namespace, url: str | None) -> None:
+    async with Client(url, namespace=args.namespace) as client:
+        print(_format_info(await client.info()))
+
+
+def _format_info(info: Info) -> str:
+    lines = [f"processed: {info.processed_total}", f"failed: {info.failed_total}"]
+    lines.append(f"failures kept: {info.failed}")
+    lines.append(f"queues: {len(info.queues)}")
+    lines += [f"  {name}: {size}" for name, size in info.queues.items()]
+    lines.append(f"workers: {len(info.workers)}")
+    lines += [f"  {worker}" for worker in info.workers]
+    return "\n".join(lines)
+
+
+COMMANDS = {"run": _run, "enqueue": _enqueue, "info": _info}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``pace-worker`` console script; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    if args.command == "run" and args.concurrency < 1:
+        parser.error("--concurrency must be at least 1")
+    try:
+        with _redis_url(args) as url:
+            run(COMMANDS[args.command](args, url), use_uvloop=not getattr(args, "no_uvloop", False))
+    except RedisUnavailable as exc:
+        print(f"pace-worker: error: {exc}", file=sys.stderr)
+        return 1
+    except PaceError as exc:
+        print(f"pace-worker: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

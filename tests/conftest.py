@@ -1,0 +1,51 @@
+"""Shared fixtures: one embedded redis-server per test session, flushed before each test."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from redis.asyncio import Redis
+
+import pace
+from pace.embedded import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    """The embedded redis-server, on a unix socket in a short temporary directory."""
+    with (
+        tempfile.TemporaryDirectory(prefix="pace-redis-") as directory,
+        EmbeddedRedis(directory) as server,
+    ):
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    """The URL of the session's Redis (``unix://...``)."""
+    return redis_server.url
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    """A client on a flushed database, closed after the test."""
+    client = await pace.connect(redis_url)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def client(redis: Redis) -> AsyncIterator[pace.Client]:
+    """A pace Client sharing the test's connection."""
+    async with pace.Client(redis=redis) as pace_client:
+        yield pace_client
+
+
+@pytest.fixture
+def cli_env(redis_url: str) -> dict[str, str]:
+    """Environment for CLI subprocesses: the session's Redis as REDIS_URL."""
+    return {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
