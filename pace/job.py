@@ -85,7 +85,7 @@ def decode(raw: bytes, queue: str, worker: Worker | None = None) -> Job:
             are missing or of the wrong type. The message says which.
     """
     try:
-        payload = json.loads(raw)
+        payload = json.loads(raw.decode())  # bytes would let json guess UTF-16 or UTF-32
     except UnicodeDecodeError as exc:
         raise InvalidPayload(
             f"payload is not valid UTF-8: {exc.reason} at byte {exc.start}"

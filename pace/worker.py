@@ -122,6 +122,7 @@ class Worker:
         self._redis_url = redis_url
         self._redis = redis
         self._running: dict[Job, asyncio.Task[None]] = {}
+        self._interrupted: set[Job] = set()
         self._paused_until: float | None = None
         self._stop_grace: float | None = None
         self._stopping = False
@@ -271,14 +272,26 @@ class Worker:
             self._finished.set()
 
     async def _drain(self, timeout: float | None) -> None:
-        """Wait up to ``timeout`` for jobs in flight; then cancel them (they requeue themselves)."""
-        if self._running:
-            _done, pending = await asyncio.wait(list(self._running.values()), timeout=timeout)
-            if pending:
-                logger.info(
-                    "pace: cancelling %d jobs in flight; they go back to their queues", len(pending)
-                )
-                await _cancel_all(pending, timeout=5)
+        """Wait up to ``timeout`` for jobs in flight, cancel the rest, and put those back at the
+        head of their queues in the order they were taken."""
+        if not self._running:
+            return
+        order = list(self._running)
+        _done, pending = await asyncio.wait(list(self._running.values()), timeout=timeout)
+        if pending:
+            logger.info("pace: cancelling %d jobs in flight", len(pending))
+            await _cancel_all(pending, timeout=5)
+        interrupted = [(job.queue, job.raw) for job in order if job in self._interrupted]
+        self._interrupted.clear()
+        try:
+            await self._outcomes.requeue(interrupted)
+        except RedisError as exc:
+            logger.error(
+                "pace: could not requeue %d jobs (%s): %r",
+                len(interrupted),
+                exc,
+                [raw for _queue, raw in interrupted],
+            )
 
     def _signals(self) -> _SignalHandlers:
         actions: dict[signal.Signals, Callable[[], None]] = {
@@ -308,6 +321,8 @@ class Worker:
                     wanted = await self.limit.take(wanted)
                 self._critical = True
                 fetched = await self._fetch(wanted)
+                if fetched and self.limit is not None:
+                    await self.limit.admit(len(fetched))
                 if fetched and (self.paused or self.stopping):
                     await self._outcomes.requeue(fetched)
                 elif fetched:
@@ -362,12 +377,13 @@ class Worker:
         try:
             try:
                 await self._resolve(job.class_name)(job)
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as cancelled:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
-                    await self._outcomes.requeue([(job.queue, job.raw)])
+                    self._interrupted.add(job)  # stopping: _drain puts it back in its queue
                     raise
                 exc: BaseException = asyncio.CancelledError("the job cancelled itself")
+                exc = exc.with_traceback(cancelled.__traceback__)
                 await self._record_failure(job.queue, job.raw, job.payload, exc)
             except Exception as exc:
                 await self._record_failure(job.queue, job.raw, job.payload, exc)

@@ -1,0 +1,454 @@
+"""The worker against a real Redis: order, concurrency, rate, pause, hooks, failures, registry."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+import pace
+from pace.errors import ConfigError
+
+Starter = Callable[..., Awaitable[pace.Worker]]
+
+
+async def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> None:
+    """Poll ``condition`` (sync or async) until it is truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def start(redis: Redis) -> AsyncIterator[Starter]:
+    """Start workers in the background on the test's Redis; stop them after the test."""
+    running: list[tuple[pace.Worker, asyncio.Task[None]]] = []
+
+    async def starter(queues: Any, handler: Any, **settings: Any) -> pace.Worker:
+        worker = pace.Worker(queues, redis=redis, **settings)
+        task = asyncio.create_task(worker.start(handler))
+        running.append((worker, task))
+        await wait_for(lambda: worker.stopping or redis.sismember("resque:workers", worker.id))
+        return worker
+
+    yield starter
+    for worker, task in running:
+        await worker.stop(0)
+        await task
+
+
+async def noop(job: pace.Job) -> None:
+    pass
+
+
+async def test_runs_a_job_ruby_enqueued_with_raw_rpush(redis: Redis) -> None:
+    ruby_json = b'{"class":"UpdateGraph","args":["defunkt",3],"queue_extra":{"k":1}}'
+    await redis.sadd("resque:queues", "graphs")
+    await redis.rpush("resque:queue:graphs", ruby_json)
+    seen: list[pace.Job] = []
+
+    async def handler(job: pace.Job) -> None:
+        assert pace.current_job() is job
+        seen.append(job)
+
+    await pace.Worker(["graphs"], redis=redis, burst=True).start({"UpdateGraph": handler})
+    (job,) = seen
+    assert (job.class_name, job.args, job.queue, job.id) == (
+        "UpdateGraph",
+        ["defunkt", 3],
+        "graphs",
+        None,
+    )
+    assert job.raw == ruby_json
+    assert job.payload == {"class": "UpdateGraph", "args": ["defunkt", 3], "queue_extra": {"k": 1}}
+    assert await redis.llen("resque:failed") == 0
+    assert await redis.get("resque:stat:processed") == b"1"
+
+
+async def test_queue_priority_holds_under_load(client: pace.Client, start: Starter) -> None:
+    order: list[str] = []
+    await client.enqueue_many("low", "Job", [[i] for i in range(300)])
+
+    async def handler(job: pace.Job) -> None:
+        order.append(job.queue)
+        await asyncio.sleep(0.002)
+
+    worker = await start(["high", "low"], handler, concurrency=8)
+    await wait_for(lambda: len(order) >= 40)
+    await client.enqueue_many("high", "Job", [[i] for i in range(100)])
+    await wait_for(lambda: len(order) == 400)
+    first, last = order.index("high"), len(order) - 1 - order[::-1].index("high")
+    assert order[first : last + 1] == ["high"] * 100, "a low job started while high had jobs"
+    assert not worker.stopping
+
+
+async def test_star_polls_every_known_queue_sorted_by_name(
+    redis: Redis, client: pace.Client
+) -> None:
+    for queue in ("b", "c", "a", "skipped"):
+        await client.enqueue_many(queue, "Job", [[queue]] * 3)
+    order: list[str] = []
+
+    async def handler(job: pace.Job) -> None:
+        order.append(job.queue)
+
+    worker = pace.Worker(["*", "!skipped"], redis=redis, concurrency=1, burst=True)
+    await worker.start(handler)
+    assert order == ["a"] * 3 + ["b"] * 3 + ["c"] * 3
+    assert await redis.llen("resque:queue:skipped") == 3
+
+
+async def test_concurrency_bound_is_reached_and_never_exceeded(
+    client: pace.Client, redis: Redis
+) -> None:
+    await client.enqueue_many("q", "Job", [[i] for i in range(200)])
+    in_flight = peak = 0
+
+    async def handler(job: pace.Job) -> None:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.003)
+        in_flight -= 1
+
+    await pace.Worker(["q"], redis=redis, concurrency=7, burst=True).start(handler)
+    assert peak == 7
+    assert await redis.get("resque:stat:processed") == b"200"
+
+
+async def test_rate_limit_over_five_seconds(client: pace.Client, start: Starter) -> None:
+    rate = 100
+    await client.enqueue_many("q", "Job", [[i] for i in range(rate * 7)])
+    starts: list[float] = []
+
+    async def handler(job: pace.Job) -> None:
+        starts.append(time.monotonic())
+
+    worker = await start(["q"], handler, jobs_per_second=rate, concurrency=50)
+    await asyncio.sleep(5.0)
+    await worker.stop()
+    span = [t for t in starts if t - starts[0] < 5.0]
+    assert abs(len(span) / 5.0 - rate) <= rate * 0.05, f"{len(span) / 5.0} jobs/s"
+    most = max(sum(1 for t in starts[i:] if t - first < 1.0) for i, first in enumerate(starts))
+    assert most <= rate, f"{most} starts in one second"
+
+
+async def test_pause_stops_new_jobs_at_once_and_resume_restarts(
+    client: pace.Client, start: Starter
+) -> None:
+    await client.enqueue_many("q", "Job", [[i] for i in range(2000)])
+    starts: list[float] = []
+
+    async def handler(job: pace.Job) -> None:
+        starts.append(time.monotonic())
+        await asyncio.sleep(0.01)
+
+    worker = await start(["q"], handler, concurrency=20)
+    await wait_for(lambda: len(starts) > 50)
+    worker.pause()
+    paused_at = time.monotonic()
+    worker.pause()  # pausing twice is harmless
+    assert worker.paused
+    await asyncio.sleep(0.3)
+    assert [t for t in starts if t > paused_at] == []
+    count = len(starts)
+    worker.resume()
+    assert not worker.paused
+    await wait_for(lambda: len(starts) > count + 20)
+
+
+async def test_timed_pause_resumes_by_itself(client: pace.Client, start: Starter) -> None:
+    starts: list[float] = []
+
+    async def handler(job: pace.Job) -> None:
+        starts.append(time.monotonic())
+
+    worker = await start(["q"], handler)
+    worker.pause(0.4)
+    paused_at = time.monotonic()
+    await client.enqueue("q", "Job")
+    await asyncio.sleep(0.2)
+    assert worker.paused
+    assert starts == []
+    await wait_for(lambda: starts, timeout=2)
+    assert starts[0] - paused_at >= 0.4
+    assert not worker.paused
+
+
+async def test_stop_lets_jobs_finish_then_requeues_the_rest_at_the_head(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    ids = await client.enqueue_many("q", "Job", [[i] for i in range(6)])
+    finished: list[int] = []
+
+    async def handler(job: pace.Job) -> None:
+        await asyncio.sleep(0.05 if job.args[0] < 2 else 30)
+        finished.append(job.args[0])
+
+    async def four_taken() -> bool:
+        return await redis.llen("resque:queue:q") == 2
+
+    worker = await start(["q"], handler, concurrency=4)
+    await wait_for(four_taken)
+    await worker.stop(timeout=0.5)
+    assert sorted(finished) == [0, 1]
+    queued = [json.loads(raw)["id"] for raw in await redis.lrange("resque:queue:q", 0, -1)]
+    assert queued == ids[2:], "unfinished jobs go back at the head, in their order"
+    assert await redis.llen("resque:failed") == 0
+    assert not await redis.smembers("resque:workers")
+
+
+async def test_error_hooks_of_both_levels_sync_async_and_raising(
+    client: pace.Client, redis: Redis
+) -> None:
+    calls: list[tuple[str, Any, BaseException]] = []
+
+    def class_hook(payload: Any, exc: BaseException) -> None:
+        calls.append(("class", payload, exc))
+
+    async def worker_hook(payload: Any, exc: BaseException) -> None:
+        calls.append(("worker", payload, exc))
+
+    def raising_hook(payload: Any, exc: BaseException) -> None:
+        raise RuntimeError("a broken hook")
+
+    async def handler(job: pace.Job) -> None:
+        if job.args == ["boom"]:
+            raise KeyError("boom")
+
+    await client.enqueue("q", "Job", "boom")
+    await client.enqueue("q", "Job", "fine")
+    worker = pace.Worker(["q"], redis=redis, burst=True, concurrency=1)
+    pace.Worker.add_hook("error", class_hook)
+    try:
+        worker.add_hook("error", raising_hook)
+        worker.add_hook("error", worker_hook)
+        await worker.start(handler)
+    finally:
+        pace.Worker.remove_hook("error", class_hook)
+    assert [level for level, _, _ in calls] == ["class", "worker"]
+    for _, payload, exc in calls:
+        assert payload["args"] == ["boom"]
+        assert isinstance(exc, KeyError)
+    assert await redis.get("resque:stat:processed") == b"2", "the job after the failure ran"
+    assert "error" not in pace.Worker.class_hooks._by_event
+
+
+async def test_error_hook_gets_none_for_an_error_that_is_not_a_job(
+    redis: Redis, start: Starter
+) -> None:
+    await redis.sadd("resque:queues", "q")
+    await redis.set("resque:queue:q", "not a list")
+    errors: list[tuple[Any, BaseException]] = []
+    worker = await start(["q"], noop)
+    worker.add_hook("error", lambda payload, exc: errors.append((payload, exc)))
+    await wait_for(lambda: errors)
+    payload, exc = errors[0]
+    assert payload is None
+    assert "WRONGTYPE" in str(exc)
+    await redis.delete("resque:queue:q")
+    await pace.Client(redis=redis).enqueue("q", "Job")
+    await wait_for(lambda: redis.get("resque:stat:processed"), timeout=10)
+
+
+async def test_lifecycle_hooks_start_processed_shutdown(client: pace.Client, redis: Redis) -> None:
+    events: list[tuple[str, Any]] = []
+    worker = pace.Worker(["q"], redis=redis, burst=True)
+
+    async def on_start(w: pace.Worker) -> None:
+        events.append(("start", await redis.sismember("resque:workers", w.id)))
+
+    worker.add_hook("start", on_start)
+    worker.add_hook("processed", lambda job: events.append(("processed", job.args)))
+    worker.add_hook("shutdown", lambda w: events.append(("shutdown", w is worker)))
+    await client.enqueue("q", "Job", 1)
+    await worker.start(noop)
+    assert events == [("start", 1), ("processed", [1]), ("shutdown", True)]
+
+
+FAILED_AT = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d UTC$")
+
+
+async def test_failure_record_matches_resque_field_by_field(
+    client: pace.Client, redis: Redis
+) -> None:
+    job_id = await client.enqueue("q", "Divide", 1, 0)
+
+    async def divide(job: pace.Job) -> None:
+        job.args[0] / job.args[1]
+
+    worker = pace.Worker(["q"], redis=redis, burst=True)
+    await worker.start({"Divide": divide})
+    (raw,) = await redis.lrange("resque:failed", 0, -1)
+    record = json.loads(raw)
+    assert list(record) == [
+        "failed_at", "payload", "exception", "error", "backtrace", "worker", "queue",
+    ]  # fmt: skip
+    assert FAILED_AT.match(record["failed_at"])
+    assert record["payload"] == {"class": "Divide", "args": [1, 0], "id": job_id}
+    assert record["exception"] == "ZeroDivisionError"
+    assert record["error"] == "division by zero"
+    assert all(isinstance(line, str) for line in record["backtrace"])
+    assert re.match(r"^.*test_worker\.py:\d+:in `divide'$", record["backtrace"][0])
+    assert record["worker"] == worker.id
+    assert record["queue"] == "q"
+    assert await redis.get("resque:stat:failed") == b"1"
+    assert await redis.get("resque:stat:processed") == b"1"
+
+
+async def test_unknown_class_and_bad_payloads_are_failures_not_crashes(
+    client: pace.Client, redis: Redis
+) -> None:
+    await client.enqueue("q", "Stranger")
+    await redis.rpush("resque:queue:q", b"{not json", b'["a list"]', b'{"class":7}', b"\xff\xfe")
+    await client.enqueue("q", "Known")
+    ran: list[str] = []
+
+    async def known(job: pace.Job) -> None:
+        ran.append(job.class_name)
+
+    await pace.Worker(["q"], redis=redis, burst=True, concurrency=1).start({"Known": known})
+    assert ran == ["Known"]
+    records = [json.loads(raw) for raw in await redis.lrange("resque:failed", 0, -1)]
+    assert [r["exception"] for r in records] == ["pace.errors.UnknownJobClass"] + [
+        "pace.errors.InvalidPayload"
+    ] * 4
+    assert "no handler for job class 'Stranger' (registered: Known)" in records[0]["error"]
+    assert [r["payload"] for r in records[1:4]] == ["{not json", '["a list"]', '{"class":7}']
+    assert "not valid UTF-8" in records[4]["error"]
+    assert records[4]["raw_payload_base64"] == "//4="
+
+
+async def test_a_job_that_cancels_itself_is_a_failure(client: pace.Client, redis: Redis) -> None:
+    async def handler(job: pace.Job) -> None:
+        raise asyncio.CancelledError
+
+    await client.enqueue("q", "Job")
+    await pace.Worker(["q"], redis=redis, burst=True).start(handler)
+    (raw,) = await redis.lrange("resque:failed", 0, -1)
+    assert json.loads(raw)["exception"] == "asyncio.exceptions.CancelledError"
+    assert await redis.llen("resque:queue:q") == 0
+
+
+ISO_OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
+RUBY_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000$")
+
+
+async def test_registration_heartbeat_and_jobs_in_progress(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    release = asyncio.Event()
+
+    async def handler(job: pace.Job) -> None:
+        await release.wait()
+
+    worker = await start(["q", "other"], handler, concurrency=3)
+    assert worker.id == f"{socket.gethostname()}:{os.getpid()}:q,other"
+    beat = (await redis.hget("resque:workers:heartbeat", worker.id)).decode()
+    assert ISO_OFFSET.match(beat)
+    redis_now, _ = await redis.time()
+    assert abs(datetime.fromisoformat(beat).timestamp() - redis_now) < 5
+    assert RUBY_TIME.match((await redis.get(f"resque:worker:{worker.id}:started")).decode())
+
+    ids = await client.enqueue_many("q", "Slow", [[1], [2], [3]])
+    await wait_for(lambda: redis.exists(f"resque:pace:worker:{worker.id}:jobs"), timeout=3)
+    working = json.loads(await redis.get(f"resque:worker:{worker.id}"))
+    assert list(working) == ["queue", "run_at", "payload"]
+    assert working["queue"] == "q"
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", working["run_at"])
+    assert working["payload"]["id"] in ids
+    jobs = json.loads(await redis.get(f"resque:pace:worker:{worker.id}:jobs"))
+    assert sorted(entry["payload"]["id"] for entry in jobs) == sorted(ids)
+
+    release.set()
+    await wait_for(lambda: redis.get(f"resque:stat:processed:{worker.id}"))
+
+    async def idle() -> bool:
+        return not await redis.exists(f"resque:worker:{worker.id}")
+
+    await wait_for(idle, timeout=3)
+    await worker.stop()
+    assert not await redis.sismember("resque:workers", worker.id)
+    assert not await redis.hexists("resque:workers:heartbeat", worker.id)
+    assert not await redis.keys(f"*{worker.id}*")
+    assert await redis.get("resque:stat:processed") == b"3", "global stats stay"
+
+
+async def test_pause_all_workers_flag_is_honoured(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    ran: list[int] = []
+
+    async def handler(job: pace.Job) -> None:
+        ran.append(job.args[0])
+
+    await redis.set("resque:pause-all-workers", "true")
+    await start(["q"], handler)
+    await client.enqueue("q", "Job", 1)
+    await asyncio.sleep(0.3)
+    assert ran == []
+    await redis.delete("resque:pause-all-workers")
+    await wait_for(lambda: ran == [1], timeout=3)
+
+
+async def test_worker_in_its_own_namespace(redis: Redis) -> None:
+    async with pace.Client(redis=redis, namespace="app") as app_client:
+        await app_client.enqueue("q", "Job")
+    await pace.Worker(["q"], redis=redis, namespace="app", burst=True).start(noop)
+    assert await redis.get("app:stat:processed") == b"1"
+    assert not await redis.exists("resque:stat:processed")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"concurrency": 0}, "concurrency"),
+        ({"jobs_per_second": -1}, "jobs_per_second"),
+        ({"batch_size": 1.5}, "batch_size"),
+        ({"queues": ["a:b"]}, "bad queue name"),
+        ({"queues": []}, "at least one queue"),
+    ],
+)
+def test_bad_settings_raise_with_the_setting_named(settings: dict[str, Any], message: str) -> None:
+    queues = settings.pop("queues", ["q"])
+    with pytest.raises(ConfigError, match=message):
+        pace.Worker(queues, **settings)
+
+
+async def test_bad_handlers_and_hooks_are_refused(redis: Redis) -> None:
+    worker = pace.Worker(["q"], redis=redis)
+    with pytest.raises(ConfigError, match="unknown hook event 'eror'"):
+        worker.add_hook("eror", print)
+    with pytest.raises(ConfigError, match="coroutine function"):
+        await worker.start(print)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="handler for 'X' must be a coroutine"):
+        await pace.Worker(["q2"], redis=redis).start({"X": print})  # type: ignore[dict-item]
+
+
+async def test_unreachable_redis_names_the_url() -> None:
+    worker = pace.Worker(["q"], redis_url="redis://:secret@127.0.0.1:1/0")
+    with pytest.raises(pace.RedisUnavailable, match=r"redis://:\*\*\*@127\.0\.0\.1:1/0"):
+        await worker.start(noop)
+
+
+async def test_two_workers_on_the_same_queues_in_one_process_are_refused(
+    start: Starter, redis: Redis
+) -> None:
+    await start(["q"], noop)
+    with pytest.raises(ConfigError, match="same queues"):
+        await pace.Worker(["q"], redis=redis).start(noop)
