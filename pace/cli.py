@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import json
 import logging
 import sys
 from collections.abc import Iterator, Sequence
@@ -18,6 +17,7 @@ from typing import Any
 from pace import __version__
 from pace.client import Client, Info
 from pace.errors import ConfigError, PaceError, RedisUnavailable
+from pace.job import loads
 from pace.runner import run
 from pace.worker import Worker
 
@@ -85,8 +85,8 @@ def _json_args(texts: Sequence[str]) -> list[Any]:
     values = []
     for position, text in enumerate(texts, 1):
         try:
-            values.append(json.loads(text))
-        except json.JSONDecodeError:
+            values.append(loads(text))
+        except ValueError:
             raise ConfigError(
                 f"ARG_JSON {position} is not JSON: {text!r} (quote a string: '\"{text}\"')"
             ) from None

@@ -10,7 +10,7 @@ from typing import Any, Self
 from redis.asyncio import Redis
 
 from pace.connection import connect, text
-from pace.job import ID_FIELD, encode, new_payload
+from pace.job import new_job
 from pace.keys import DEFAULT_NAMESPACE, Keys
 from pace.queues import check_queue_name
 
@@ -90,15 +90,15 @@ class Client:
     ) -> list[str]:
         """Push one job per args sequence, in order, in one round trip; return their ids."""
         check_queue_name(queue)
-        payloads = [new_payload(class_name, args) for args in args_list]
-        if not payloads:
+        jobs = [new_job(class_name, args) for args in args_list]
+        if not jobs:
             return []
         redis = await self.redis()
         async with redis.pipeline(transaction=False) as pipe:
             pipe.sadd(self.keys.queues, queue)
-            pipe.rpush(self.keys.queue(queue), *(encode(payload) for payload in payloads))
+            pipe.rpush(self.keys.queue(queue), *(raw for _id, raw in jobs))
             await pipe.execute()
-        return [payload[ID_FIELD] for payload in payloads]
+        return [job_id for job_id, _raw in jobs]
 
     async def info(self) -> Info:
         """Queue sizes, workers, failure count and stats, read in one round trip."""

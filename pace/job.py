@@ -14,7 +14,7 @@ from pace.errors import InvalidPayload
 if TYPE_CHECKING:
     from pace.worker import Worker
 
-__all__ = ["Job", "current_job", "decode", "encode", "new_payload"]
+__all__ = ["Job", "current_job", "decode", "encode", "loads", "new_job"]
 
 ID_FIELD = "id"
 """The payload key of pace's job id; Ruby Resque ignores keys it does not know."""
@@ -28,15 +28,36 @@ def current_job() -> Job | None:
 
 
 def encode(payload: dict[str, Any]) -> bytes:
-    """Encode a payload exactly as Ruby's ``Resque.encode`` does (compact, UTF-8, in order)."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    """Encode a payload exactly as Ruby's ``Resque.encode`` does (compact, UTF-8, in order).
+
+    Raises ``ValueError`` for NaN and infinities, which are not JSON (Ruby refuses them).
+    """
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
-def new_payload(class_name: str, args: Sequence[Any]) -> dict[str, Any]:
-    """``{"class": ..., "args": [...], "id": ...}``: what ``Resque.enqueue`` writes, plus an id."""
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(text: str | bytes) -> Any:
+    """``json.loads`` that refuses NaN and Infinity, as Ruby's ``JSON.parse`` does."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def new_job(class_name: str, args: Sequence[Any]) -> tuple[str, bytes]:
+    """A new job's id and its JSON, ``{"class":..,"args":[..],"id":..}``: what
+    ``Resque.enqueue`` writes, plus an id Ruby ignores.
+
+    Raises:
+        InvalidPayload: the class is not a non-empty string, or the args are not JSON values.
+    """
     if not isinstance(class_name, str) or not class_name:
         raise InvalidPayload(f"a job class must be a non-empty string, got {class_name!r}")
-    return {"class": class_name, "args": list(args), ID_FIELD: uuid.uuid4().hex}
+    job_id = uuid.uuid4().hex
+    try:
+        return job_id, encode({"class": class_name, "args": list(args), ID_FIELD: job_id})
+    except (TypeError, ValueError) as exc:
+        raise InvalidPayload(f"job args must be JSON values: {exc}") from None
 
 
 class Job:
@@ -85,12 +106,12 @@ def decode(raw: bytes, queue: str, worker: Worker | None = None) -> Job:
             are missing or of the wrong type. The message says which.
     """
     try:
-        payload = json.loads(raw.decode())  # bytes would let json guess UTF-16 or UTF-32
+        payload = loads(raw.decode())  # bytes would let json guess UTF-16 or UTF-32
     except UnicodeDecodeError as exc:
         raise InvalidPayload(
             f"payload is not valid UTF-8: {exc.reason} at byte {exc.start}"
         ) from None
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError, or NaN / Infinity
         raise InvalidPayload(f"payload is not valid JSON: {exc}") from None
     except RecursionError:
         raise InvalidPayload("payload JSON is nested too deeply") from None

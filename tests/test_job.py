@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pace.errors import InvalidPayload
-from pace.job import decode, encode, new_payload
+from pace.job import decode, encode, new_job
 
 
 def test_encode_is_compact_utf8_in_insertion_order() -> None:
@@ -15,14 +15,19 @@ def test_encode_is_compact_utf8_in_insertion_order() -> None:
     assert encode(payload) == '{"class":"Mail","args":["zoë",{"b":1,"a":[1.5,null,true]}]}'.encode()
 
 
-def test_new_payload_has_class_args_and_a_unique_id() -> None:
-    first, second = new_payload("Mail", ("a", 1)), new_payload("Mail", ())
-    assert list(first) == ["class", "args", "id"]
-    assert first["args"] == ["a", 1]
-    assert len(first["id"]) == 32
-    assert first["id"] != second["id"]
+def test_new_job_has_class_args_and_a_unique_id() -> None:
+    (first_id, first), (second_id, _) = new_job("Mail", ("a", 1)), new_job("Mail", ())
+    assert first == f'{{"class":"Mail","args":["a",1],"id":"{first_id}"}}'.encode()
+    assert len(first_id) == 32
+    assert first_id != second_id
     with pytest.raises(InvalidPayload, match="non-empty string"):
-        new_payload("", ())
+        new_job("", ())
+
+
+@pytest.mark.parametrize("arg", [float("nan"), float("inf"), object(), {1, 2}])
+def test_new_job_refuses_args_that_are_not_json(arg: object) -> None:
+    with pytest.raises(InvalidPayload, match="job args must be JSON values"):
+        new_job("Mail", [arg])
 
 
 def test_decode_keeps_unknown_keys_and_the_raw_bytes() -> None:
@@ -43,6 +48,8 @@ def test_decode_of_a_job_without_args_gives_an_empty_list() -> None:
         (b"{", "not valid JSON"),
         (b"\xff\xfe{}", "not valid UTF-8"),
         (b"[1]", "must be a JSON object, got list"),
+        (b'{"class":"A","args":[NaN]}', "NaN is not JSON"),
+        (b'{"class":"A","args":[-Infinity]}', "-Infinity is not JSON"),
         (b"null", "must be a JSON object, got NoneType"),
         (b'{"args":[]}', "'class' must be a non-empty string"),
         (b'{"class":""}', "'class' must be a non-empty string"),

@@ -1,0 +1,68 @@
+"""Job handlers for the CLI tests; each records what it ran where the test can see it.
+
+They write to the Redis at ``$REDIS_URL`` (the test session's), on a connection of their own,
+or, for the embedded-Redis test, append a line to the file named by ``$PACE_TEST_OUT``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+from redis.asyncio import Redis
+
+import pace
+
+RAN = "test:ran"
+"""List of ``[class, args]`` JSON, one per job a handler finished."""
+STARTED = "test:started"
+"""List of the tags of the ``Slow`` jobs that started."""
+FINISHED = "test:finished"
+"""List of the tags of the ``Slow`` jobs that ran to the end."""
+
+
+async def _rpush(key: str, value: Any) -> None:
+    async with Redis.from_url(os.environ["REDIS_URL"]) as redis:
+        await redis.rpush(key, json.dumps(value))
+
+
+async def record(job: pace.Job) -> None:
+    """Push ``[class, args]`` onto ``test:ran``."""
+    await _rpush(RAN, [job.class_name, job.args])
+
+
+async def slow(job: pace.Job) -> None:
+    """Args ``[seconds, tag]``: push the tag onto ``test:started``, sleep, push it onto
+    ``test:finished``."""
+    seconds, tag = job.args
+    await _rpush(STARTED, tag)
+    await asyncio.sleep(seconds)
+    await _rpush(FINISHED, tag)
+
+
+async def slow_cleanup(job: pace.Job) -> None:
+    """Args ``[seconds, tag]``: like ``slow``, but cancelling it takes one more second of
+    cleanup (closing a session, say) before the cancellation goes on."""
+    seconds, tag = job.args
+    await _rpush(STARTED, tag)
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await asyncio.sleep(1.0)
+    await _rpush(FINISHED, tag)
+
+
+async def to_file(job: pace.Job) -> None:
+    """Append ``[class, args]`` as a JSON line to the file ``$PACE_TEST_OUT``."""
+    with open(os.environ["PACE_TEST_OUT"], "a", encoding="utf-8") as out:
+        out.write(json.dumps([job.class_name, job.args]) + "\n")
+
+
+registry = {"Record": record, "Slow": slow, "SlowCleanup": slow_cleanup}
+"""A registry app: a job class missing from it becomes a failure."""
+
+
+def not_a_coroutine(job: pace.Job) -> None:
+    """A plain function: ``--app`` must refuse it."""
