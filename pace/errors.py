@@ -6,20 +6,30 @@ The tree::
     ├── ConfigError (also ValueError)      a bad setting, named in the message
     ├── RedisUnavailable                   Redis cannot be reached at the URL
     ├── EmbeddedUnavailable                the embedded redis-server cannot be started
-    └── JobError                           a job that cannot run; becomes a failure record
-        ├── InvalidPayload                 not a Resque job (bad JSON, no class, ...)
-        └── UnknownJobClass                no handler registered for the job's class
+    ├── NoSuchFailure (also LookupError)   no failure record at that index
+    ├── CannotRequeue                      a failure record that holds no job to requeue
+    ├── JobError                           a job that cannot run; becomes a failure record
+    │   ├── InvalidPayload                 not a Resque job (bad JSON, no class, ...)
+    │   ├── UnknownJobClass                no handler registered for the job's class
+    │   ├── JobTimeout                     the job ran longer than the worker's job_timeout
+    │   └── PoisonJob                      workers kept dying while running the job
+    └── Retry                              raised by a handler: run this job again later
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "CannotRequeue",
     "ConfigError",
     "EmbeddedUnavailable",
     "InvalidPayload",
     "JobError",
+    "JobTimeout",
+    "NoSuchFailure",
     "PaceError",
+    "PoisonJob",
     "RedisUnavailable",
+    "Retry",
     "UnknownJobClass",
 ]
 
@@ -48,6 +58,30 @@ class EmbeddedUnavailable(PaceError):
     """The embedded redis-server cannot be started (extra missing, bad directory, ...)."""
 
 
+class NoSuchFailure(PaceError, LookupError):
+    """No record at that index of ``resque:failed``; the message names the index and the count."""
+
+    def __init__(self, index: int, count: int) -> None:
+        self.index = index
+        self.count = count
+        there = (
+            "there are no failures"
+            if count == 0
+            else f"there {'is' if count == 1 else 'are'} {count} "
+            f"(indexes 0 to {count - 1}, or -{count} to -1)"
+        )
+        super().__init__(f"no failure at index {index}: {there}")
+
+
+class CannotRequeue(PaceError):
+    """A failure record holds no job to requeue (not JSON, or a payload with no class)."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        self.index = index
+        self.reason = reason
+        super().__init__(f"failure {index} cannot be requeued: {reason}")
+
+
 class JobError(PaceError):
     """A job that cannot be run; the worker records it as a failure and goes on."""
 
@@ -58,3 +92,29 @@ class InvalidPayload(JobError):
 
 class UnknownJobClass(JobError):
     """The handler registry has no coroutine for the job's class."""
+
+
+class JobTimeout(JobError):
+    """The job ran longer than the worker's ``job_timeout`` and was cancelled."""
+
+
+class PoisonJob(JobError):
+    """Workers kept dying while running this job; it is failed instead of run again."""
+
+
+class Retry(PaceError):
+    """Raise in a handler to run the job again later.
+
+    The job's retry policy (or the default :class:`pace.RetryPolicy`) bounds the attempts;
+    ``delay`` (seconds) overrides the policy's backoff.
+
+    Example::
+
+        async def handler(job: pace.Job) -> None:
+            if not await service_ready():
+                raise pace.Retry(delay=30)
+    """
+
+    def __init__(self, delay: float | None = None) -> None:
+        self.delay = delay
+        super().__init__("the job asked to be retried" + (f" in {delay} s" if delay else ""))

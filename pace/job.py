@@ -94,6 +94,12 @@ class Job:
         self.worker = worker
         self.started_at = 0.0
 
+    @property
+    def attempt(self) -> int:
+        """Which run this is: 1 the first time, 2 for the first retry, ..."""
+        attempt = self.payload.get("pace_attempt", 1)
+        return attempt if isinstance(attempt, int) and attempt >= 1 else 1
+
     def __repr__(self) -> str:
         return f"<Job {self.class_name} id={self.id} queue={self.queue}>"
 

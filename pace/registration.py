@@ -1,9 +1,14 @@
-"""A worker's entry in Resque's worker registry, as Ruby Resque and resque-web read it.
+"""A worker's entry in Resque's worker registry, as Ruby Resque and resque-web read it, and
+pace's own liveness key.
 
 Start-up writes the heartbeat first, then registers (Ruby's order). The heartbeat is refreshed
 every 60 s, the Ruby schedule, so Ruby (which prunes after 300 s) never prunes a live pace
 worker. ``resque:worker:ID`` shows one job in progress (the oldest), as Ruby's worker would;
 pace's ``resque:pace:worker:ID:jobs`` lists every job a concurrent worker is running.
+
+Beside that, every few seconds a worker refreshes ``resque:pace:worker:ID:alive``, whose short
+TTL (``dead_after``) lets other workers find a dead one quickly and recover its jobs
+(:meth:`pace.inflight.InFlight.release`, which also unregisters it).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from pace._time import iso8601, ruby_time, utcnow
+from pace.connection import text
 from pace.job import Job
 from pace.keys import Keys
 
@@ -32,7 +38,7 @@ def _working_on(job: Job) -> bytes:
 
 
 class Registration:
-    """Registers, heartbeats, publishes the jobs in progress of, and unregisters one worker."""
+    """Registers, heartbeats and publishes the jobs in progress of one worker."""
 
     __slots__ = ("keys", "redis", "worker_id")
 
@@ -47,13 +53,35 @@ class Registration:
         beat = iso8601(datetime.fromtimestamp(seconds, UTC))
         await self.redis.hset(self.keys.heartbeats, self.worker_id, beat)
 
-    async def register(self) -> None:
-        """Heartbeat, then ``SADD resque:workers`` and the ``started`` time."""
+    async def register(self, dead_after: float) -> None:
+        """Mark the worker alive, heartbeat, then ``SADD resque:workers`` and its start time."""
+        await self.beat(dead_after)
         await self.heartbeat()
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(self.keys.workers, self.worker_id)
             pipe.set(self.keys.worker_started(self.worker_id), ruby_time(utcnow()))
             await pipe.execute()
+
+    async def beat(self, dead_after: float) -> None:
+        """Refresh pace's liveness key (TTL ``dead_after``) and the registrations that a
+        recovery (of a worker wrongly presumed dead) may have removed."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(self.keys.alive(self.worker_id), b"1", px=int(dead_after * 1000))
+            pipe.sadd(self.keys.pace_workers, self.worker_id)
+            pipe.sadd(self.keys.workers, self.worker_id)
+            await pipe.execute()
+
+    async def dead_workers(self) -> list[str]:
+        """Ids of pace workers whose liveness key has expired."""
+        others = [text(member) for member in await self.redis.smembers(self.keys.pace_workers)]
+        others = [worker_id for worker_id in others if worker_id != self.worker_id]
+        if not others:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for worker_id in others:
+                pipe.exists(self.keys.alive(worker_id))
+            alive = await pipe.execute()
+        return [worker_id for worker_id, up in zip(others, alive, strict=True) if not up]
 
     async def publish(self, running: Iterable[Job]) -> None:
         """Show the jobs in progress: the oldest in Resque's key, all of them in pace's."""
@@ -66,19 +94,4 @@ class Registration:
                 pipe.set(jobs_key, b"[" + b",".join(entries) + b"]")
             else:
                 pipe.delete(worker_key, jobs_key)
-            await pipe.execute()
-
-    async def unregister(self) -> None:
-        """Remove every trace of the worker, as Ruby's ``unregister_worker`` does."""
-        worker_id = self.worker_id
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.srem(self.keys.workers, worker_id)
-            pipe.delete(
-                self.keys.worker(worker_id),
-                self.keys.worker_started(worker_id),
-                self.keys.worker_jobs(worker_id),
-                self.keys.stat("processed", worker_id),
-                self.keys.stat("failed", worker_id),
-            )
-            pipe.hdel(self.keys.heartbeats, worker_id)
             await pipe.execute()

@@ -1,70 +1,59 @@
-"""The worker: pops Resque jobs from Redis queues and runs a coroutine for each.
+"""The worker: takes Resque jobs from Redis queues and runs a coroutine for each.
 
-The loop reads in one screen: :meth:`Worker._fetch_loop` fetches a batch (one Lua call, queues
-in priority order), :meth:`Worker._run` runs one job and records its outcome. Housekeeping
-(heartbeat, the jobs-in-progress snapshot) is a separate small loop. Signals only request a
-stop or a pause; shutdown stops fetching, drains within a grace period, then cancels the rest
-and puts their jobs back at the head of their queues.
+The loop reads in one screen: :meth:`Worker._fetch_loop` moves a batch of jobs from the queues
+(highest priority first) into the worker's in-flight list in one Lua call,
+:meth:`Worker._run` runs one job and settles its outcome (success, failure record or retry),
+which is what takes it out of the in-flight list. Housekeeping is separate small loops:
+liveness and recovery of dead workers, the schedule (retries and delayed jobs), Resque's
+heartbeat and the jobs-in-progress snapshot. Signals only request a stop or a pause; shutdown
+stops fetching, drains within a grace period, then cancels the rest and puts their jobs back
+at the head of their queues. Settling retries while Redis is away, and every settle is
+idempotent, so an outage loses nothing and counts nothing twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import math
 import os
 import signal
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pace import hooks as _hooks
+from pace._runtime import Handler, SignalHandlers, cancel_all, resolver
 from pace.connection import connect, text
-from pace.errors import ConfigError, InvalidPayload, UnknownJobClass
-from pace.job import Job, _current, decode
+from pace.errors import ConfigError, InvalidPayload, JobTimeout, PoisonJob, Retry
+from pace.inflight import InFlight
+from pace.job import Job, _current, decode, encode
 from pace.keys import DEFAULT_NAMESPACE, Keys
 from pace.limiter import RateLimit
-from pace.outcomes import Outcomes
+from pace.outcomes import failure_record
 from pace.queues import QueueSelector
 from pace.registration import HEARTBEAT_INTERVAL, Registration
+from pace.retry import RetryPolicy
+from pace.schedule import move_due
 
 __all__ = ["Handler", "Worker"]
 
 logger = logging.getLogger("pace")
-
-Handler = Callable[[Job], Awaitable[Any]]
-"""A job handler: ``async def handler(job: pace.Job) -> None``."""
-
-_FETCH = """
--- KEYS[1]: the pause-all flag; KEYS[2..]: queues in priority order. ARGV[1]: how many.
--- Returns {queue index, job, queue index, job, ...}, highest priority first.
-if redis.call('GET', KEYS[1]) == 'true' then return {} end
-local want = tonumber(ARGV[1])
-local out = {}
-for i = 2, #KEYS do
-  local jobs = redis.call('LPOP', KEYS[i], want)
-  if jobs then
-    for _, job in ipairs(jobs) do
-      out[#out + 1] = i - 2
-      out[#out + 1] = job
-    end
-    want = want - #jobs
-    if want == 0 then break end
-  end
-end
-return out
-"""
+T = TypeVar("T")
 
 _STATE_INTERVAL = 1.0  # seconds between jobs-in-progress snapshots
+_SCHEDULE_INTERVAL = 0.25  # seconds between moves of due retries and delayed jobs
 _MAX_IDLE = 0.5  # longest nap between polls of empty queues
 _REFRESH_QUEUES = 5.0  # seconds between re-reads of resque:queues for '*' and globs
+_OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+_DEFAULT_RETRY = RetryPolicy()
 
 
 class Worker:
@@ -87,6 +76,12 @@ class Worker:
         burst: stop by itself once every queue is empty and nothing is in flight.
         batch_size: most jobs taken in one fetch.
         handle_signals: TERM/INT stop now, QUIT drains then stops, USR2 pauses, CONT resumes.
+        retry: a :class:`RetryPolicy` for every job class, or a mapping of class names to
+            policies (other classes are not retried); ``None``: no retries.
+        job_timeout: seconds after which a running job is cancelled and fails; ``None``: never.
+        dead_after: seconds without a liveness beat after which other workers take a worker
+            for dead and put its jobs back in their queues (beats come every quarter of it).
+        max_recoveries: a job whose worker died this many times is failed, not run again.
     """
 
     class_hooks: ClassVar[_hooks.Hooks] = _hooks.Hooks()
@@ -106,10 +101,24 @@ class Worker:
         burst: bool = False,
         batch_size: int = 100,
         handle_signals: bool = False,
+        retry: RetryPolicy | Mapping[str, RetryPolicy] | None = None,
+        job_timeout: float | None = None,
+        dead_after: float = 10.0,
+        max_recoveries: int = 3,
     ) -> None:
-        for name, value in (("concurrency", concurrency), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"{name} must be a whole number >= 1, got {value!r}")
+        for name, count in (
+            ("concurrency", concurrency), ("batch_size", batch_size),
+            ("max_recoveries", max_recoveries),
+        ):  # fmt: skip
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise ConfigError(f"{name} must be a whole number >= 1, got {count!r}")
+        for name, seconds in (("job_timeout", job_timeout), ("dead_after", dead_after)):
+            if seconds is not None and not (
+                isinstance(seconds, int | float) and 0 < seconds < math.inf
+            ):
+                raise ConfigError(f"{name} must be a positive number of seconds, got {seconds!r}")
+        if not (retry is None or isinstance(retry, RetryPolicy | Mapping)):
+            raise ConfigError(f"retry must be a RetryPolicy or a mapping of them, got {retry!r}")
         self.queues = QueueSelector(queues)
         self.concurrency = concurrency
         self.limit = None if jobs_per_second is None else RateLimit(jobs_per_second)
@@ -117,26 +126,32 @@ class Worker:
         self.burst = burst
         self.batch_size = batch_size
         self.handle_signals = handle_signals
+        self.retry = retry
+        self.job_timeout = job_timeout
+        self.dead_after = dead_after
+        self.max_recoveries = max_recoveries
         self.id = f"{socket.gethostname()}:{os.getpid()}:{self.queues}"
         self.hooks = _hooks.Hooks()
         self._redis_url = redis_url
         self._redis = redis
         self._running: dict[Job, asyncio.Task[None]] = {}
+        self._entries: dict[Job, bytes] = {}
         self._interrupted: set[Job] = set()
+        self._prefixes: dict[str, bytes] = {}
         self._paused_until: float | None = None
         self._stop_grace: float | None = None
         self._stopping = False
+        self._redis_down = False
         self._stop_requested: asyncio.Event | None = None
         self._finished: asyncio.Event | None = None
         self._wakeup: asyncio.Event | None = None
         self._critical = False  # True while fetched jobs are in hand: never cancel the fetcher then
         self._fetch_names: list[str] = list(self.queues.spec)
-        self._fetch_keys: list[str] = self._queue_keys(self._fetch_names)
+        self._fetch_keys: list[str] = [self.keys.queue(name) for name in self._fetch_names]
         # set by start():
         self._resolve: Callable[[str], Handler]
         self._registration: Registration
-        self._outcomes: Outcomes
-        self._fetch_script: AsyncScript
+        self._inflight: InFlight
 
     # -- hooks --------------------------------------------------------------------------
 
@@ -223,7 +238,7 @@ class Worker:
                 f"another Worker in this process serves the same queues ({self.queues}); "
                 "Resque worker ids are host:pid:queues, so give each worker its own queue list"
             )
-        self._resolve = _resolver(handler)
+        self._resolve = resolver(handler)
         self._stop_requested = asyncio.Event()
         self._finished = asyncio.Event()
         self._wakeup = asyncio.Event()
@@ -231,14 +246,13 @@ class Worker:
         redis = self._redis = self._redis or await connect(self._redis_url)
         Worker._active_ids.add(self.id)
         self._registration = Registration(redis, self.keys, self.id)
-        self._outcomes = Outcomes(redis, self.keys, self.id)
-        self._fetch_script = redis.register_script(_FETCH)
+        self._inflight = InFlight(redis, self.keys, self.id)
         loops: list[asyncio.Task[None]] = []
         try:
-            await self._registration.register()
+            await self._registration.register(self.dead_after)
             with self._signals():
-                loops.append(asyncio.create_task(self._fetch_loop(), name="pace-fetch"))
-                loops.append(asyncio.create_task(self._housekeeping(), name="pace-housekeeping"))
+                for loop in (self._fetch_loop, self._liveness, self._scheduler, self._housekeeping):
+                    loops.append(asyncio.create_task(loop(), name=f"pace{loop.__name__}"))
                 logger.info("pace: worker %s started", self.id)
                 await self._fire("start", self)
                 await self._stop_requested.wait()
@@ -248,12 +262,12 @@ class Worker:
             await self._shut_down(owned, loops)
 
     async def _stop_loops(self, loops: list[asyncio.Task[None]]) -> None:
-        """Stop the fetcher (letting it put back any jobs in hand) and housekeeping."""
+        """Stop the fetcher (letting it put back any jobs in hand) and the housekeeping."""
         self._stopping = True
         self._wake()
         if loops and self._critical:
-            await asyncio.wait(loops[:1])  # it requeues what it holds, then sees _stopping
-        await _cancel_all(loops, timeout=5)
+            await asyncio.wait(loops[:1])  # it settles what it holds, then sees _stopping
+        await cancel_all(loops, timeout=5)
 
     async def _shut_down(self, owned: bool, loops: list[asyncio.Task[None]]) -> None:
         assert self._redis is not None
@@ -261,8 +275,10 @@ class Worker:
         try:
             await self._stop_loops(loops)
             await self._drain(0)
-            with suppress(RedisError):
-                await self._registration.unregister()
+            try:  # anything still in flight goes back to its queue; every trace of us goes
+                await self._inflight.release()
+            except RedisError as exc:
+                logger.warning("pace: could not unregister (%s); recovery will do it", exc)
             logger.info("pace: worker %s stopped", self.id)
             await self._fire("shutdown", self)
         finally:
@@ -280,20 +296,13 @@ class Worker:
         _done, pending = await asyncio.wait(list(self._running.values()), timeout=timeout)
         if pending:
             logger.info("pace: cancelling %d jobs in flight", len(pending))
-            await _cancel_all(pending, timeout=5)
-        interrupted = [(job.queue, job.raw) for job in order if job in self._interrupted]
+            await cancel_all(pending, timeout=5)
+        interrupted = [self._entries.pop(job) for job in order if job in self._interrupted]
         self._interrupted.clear()
-        try:
-            await self._outcomes.requeue(interrupted)
-        except RedisError as exc:
-            logger.error(
-                "pace: could not requeue %d jobs (%s): %r",
-                len(interrupted),
-                exc,
-                [raw for _queue, raw in interrupted],
-            )
+        with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
+            await self._inflight.requeue(interrupted)
 
-    def _signals(self) -> _SignalHandlers:
+    def _signals(self) -> SignalHandlers:
         actions: dict[signal.Signals, Callable[[], None]] = {
             signal.SIGTERM: lambda: self.request_stop(0),
             signal.SIGINT: lambda: self.request_stop(0),
@@ -301,9 +310,38 @@ class Worker:
             signal.SIGUSR2: self.pause,
             signal.SIGCONT: self.resume,
         }
-        return _SignalHandlers(actions if self.handle_signals else {})
+        return SignalHandlers(actions if self.handle_signals else {})
 
-    # -- the loop: fetch, dispatch, record ----------------------------------------------
+    # -- Redis outages ------------------------------------------------------------------
+
+    async def _outage(self, exc: BaseException) -> None:
+        """Log (once per outage) that Redis is away, and tell the error hooks."""
+        if not self._redis_down:
+            self._redis_down = True
+            logger.warning("pace: Redis is unavailable (%s); retrying with backoff", exc)
+            await self._fire("error", None, exc)
+
+    def _redis_back(self) -> None:
+        if self._redis_down:
+            self._redis_down = False
+            logger.warning("pace: Redis is back")
+
+    async def _settle(self, action: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run a Redis write until it succeeds, backing off while Redis is away. Safe to repeat:
+        every settle script is gated on the job's in-flight entry."""
+        delay = 0.05
+        while True:
+            try:
+                result = await action(*args)
+            except _OUTAGE_ERRORS as exc:
+                await self._outage(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            else:
+                self._redis_back()
+                return result
+
+    # -- the loop: fetch, dispatch, settle ----------------------------------------------
 
     async def _fetch_loop(self) -> None:
         idle = 0.0
@@ -320,11 +358,13 @@ class Worker:
                 if self.limit is not None:
                     wanted = await self.limit.take(wanted)
                 self._critical = True
-                fetched = await self._fetch(wanted)
+                fetched = await self._inflight.fetch(self._fetch_keys, self._fetch_names, wanted)
+                self._redis_back()
                 if fetched and self.limit is not None:
                     await self.limit.admit(len(fetched))
                 if fetched and (self.paused or self.stopping):
-                    await self._outcomes.requeue(fetched)
+                    entries = [self._entry(queue, raw) for queue, raw, _ in fetched]
+                    await self._settle(self._inflight.requeue, entries)
                 elif fetched:
                     idle = 0.0
                     await self._dispatch(fetched)
@@ -338,72 +378,121 @@ class Worker:
                     await self._nap(idle)
             except Exception as exc:
                 self._critical = False
-                logger.warning("pace: fetching jobs failed (%s); retrying", exc)
-                await self._fire("error", None, exc)
-                idle = min(max(idle * 2, 0.1), 5.0)
+                if isinstance(exc, _OUTAGE_ERRORS):
+                    await self._outage(exc)
+                else:
+                    logger.warning("pace: fetching jobs failed (%s); retrying", exc)
+                    await self._fire("error", None, exc)
+                idle = min(max(idle * 2, 0.1), 2.0)
                 await self._nap(idle)
-
-    def _queue_keys(self, names: list[str]) -> list[str]:
-        return [self.keys.pause_all, *(self.keys.queue(name) for name in names)]
 
     async def _refresh_queues(self) -> None:
         assert self._redis is not None
         known = await self._redis.smembers(self.keys.queues)
         names = self.queues.resolve(map(text, known))
         if names != self._fetch_names:
-            self._fetch_names, self._fetch_keys = names, self._queue_keys(names)
+            self._fetch_names = names
+            self._fetch_keys = [self.keys.queue(name) for name in names]
 
-    async def _fetch(self, wanted: int) -> list[tuple[str, bytes]]:
-        names = self._fetch_names
-        if not names:
-            return []
-        reply = await self._fetch_script(keys=self._fetch_keys, args=[wanted])
-        return [(names[reply[i]], reply[i + 1]) for i in range(0, len(reply), 2)]
+    def _entry(self, queue: str, raw: bytes) -> bytes:
+        prefix = self._prefixes.get(queue)
+        if prefix is None:
+            prefix = self._prefixes[queue] = queue.encode() + b":"
+        return prefix + raw
 
-    async def _dispatch(self, fetched: list[tuple[str, bytes]]) -> None:
+    async def _dispatch(self, fetched: list[tuple[str, bytes, int]]) -> None:
         now = time.time()
-        running = self._running
-        for queue, raw in fetched:
+        running, entries = self._running, self._entries
+        for queue, raw, recoveries in fetched:
+            entry = self._entry(queue, raw)
             try:
                 job = decode(raw, queue, self)
             except InvalidPayload as exc:
-                await self._record_failure(queue, raw, None, exc)
+                await self._fail(queue, raw, None, entry, exc)
+                continue
+            if recoveries >= self.max_recoveries:
+                poison = PoisonJob(f"{recoveries} workers died running this job; not run again")
+                await self._fail(queue, raw, job.payload, entry, poison)
                 continue
             job.started_at = now
+            entries[job] = entry
             running[job] = asyncio.create_task(self._run(job))
 
     async def _run(self, job: Job) -> None:
         _current.set(job)
+        entry = self._entries[job]
         try:
             try:
-                await self._resolve(job.class_name)(job)
+                await self._perform(job)
             except asyncio.CancelledError as cancelled:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
                     self._interrupted.add(job)  # stopping: _drain puts it back in its queue
                     raise
                 exc: BaseException = asyncio.CancelledError("the job cancelled itself")
-                exc = exc.with_traceback(cancelled.__traceback__)
-                await self._record_failure(job.queue, job.raw, job.payload, exc)
+                await self._failed(job, entry, exc.with_traceback(cancelled.__traceback__))
             except Exception as exc:
-                await self._record_failure(job.queue, job.raw, job.payload, exc)
+                await self._failed(job, entry, exc)
             else:
-                await self._outcomes.succeeded()
+                await self._settle(self._inflight.succeeded, entry)
                 logger.debug("pace: %r done", job)
                 await self._fire("processed", job)
         finally:
             del self._running[job]
+            if job not in self._interrupted:
+                del self._entries[job]
             self._wake()
 
-    async def _record_failure(
-        self, queue: str, raw: bytes, payload: dict[str, Any] | None, exc: BaseException
+    async def _perform(self, job: Job) -> None:
+        handler = self._resolve(job.class_name)
+        if self.job_timeout is None:
+            await handler(job)
+            return
+        async with asyncio.timeout(self.job_timeout) as deadline:
+            try:
+                await handler(job)
+            except asyncio.CancelledError:
+                if not deadline.expired():
+                    raise
+        if deadline.expired():
+            raise JobTimeout(f"the job ran longer than its {self.job_timeout:g} s timeout")
+
+    async def _failed(self, job: Job, entry: bytes, exc: BaseException) -> None:
+        """Schedule a retry if the job's policy (or its ``Retry``) allows one; else fail it."""
+        policy = self._policy(job.class_name)
+        asked = isinstance(exc, Retry)
+        if asked or (policy is not None and policy.retries(exc, job.attempt)):
+            limit = policy or _DEFAULT_RETRY
+            if job.attempt < limit.attempts:
+                delay = exc.delay if isinstance(exc, Retry) and exc.delay is not None else None
+                await self._retry(job, entry, limit.delay(job.attempt) if delay is None else delay)
+                return
+        await self._fail(job.queue, job.raw, job.payload, entry, exc)
+
+    def _policy(self, class_name: str) -> RetryPolicy | None:
+        if isinstance(self.retry, Mapping):
+            return self.retry.get(class_name)
+        return self.retry
+
+    async def _retry(self, job: Job, entry: bytes, delay: float) -> None:
+        payload = {**job.payload, "pace_attempt": job.attempt + 1}
+        again = self._entry(job.queue, encode(payload))
+        logger.info("pace: %r failed attempt %d; retrying in %.3g s", job, job.attempt, delay)
+        await self._settle(self._inflight.schedule, entry, again, time.time() + delay)
+
+    async def _fail(
+        self,
+        queue: str,
+        raw: bytes,
+        payload: dict[str, Any] | None,
+        entry: bytes,
+        exc: BaseException,
     ) -> None:
+        """Store a failure record (the job leaves the in-flight list), then fire error hooks."""
         logger.warning("pace: a job of queue %r failed: %s: %s", queue, type(exc).__name__, exc)
-        try:
-            await self._outcomes.failed(queue, raw, payload, exc)
-        except RedisError as redis_exc:
-            logger.error("pace: could not store the failure of %r (%s): %r", raw, redis_exc, exc)
-        await self._fire("error", payload if payload is not None else _text(raw), exc)
+        record = failure_record(queue=queue, raw=raw, payload=payload, exc=exc, worker_id=self.id)
+        await self._settle(self._inflight.failed, entry, encode(record))
+        await self._fire("error", payload if payload is not None else record["payload"], exc)
 
     async def _nap(self, seconds: float) -> None:
         """Sleep up to ``seconds``; pause, resume, stop and finished jobs wake it early."""
@@ -421,8 +510,34 @@ class Worker:
 
     # -- housekeeping -------------------------------------------------------------------
 
+    async def _liveness(self) -> None:
+        """Beat every quarter of ``dead_after``; recover the jobs of workers found dead."""
+        while True:
+            await asyncio.sleep(self.dead_after / 4)
+            try:
+                await self._registration.beat(self.dead_after)
+                for dead in await self._registration.dead_workers():
+                    moved = await self._inflight.release(dead)
+                    if moved >= 0:
+                        logger.warning(
+                            "pace: worker %s is dead; %d of its jobs are back in their queues",
+                            dead, moved,
+                        )  # fmt: skip
+            except RedisError as exc:
+                await self._outage(exc)
+
+    async def _scheduler(self) -> None:
+        """Move due retries and delayed jobs to their queues."""
+        assert self._redis is not None
+        while True:
+            try:
+                await move_due(self._redis, self.keys)
+            except RedisError as exc:
+                await self._outage(exc)
+            await asyncio.sleep(_SCHEDULE_INTERVAL)
+
     async def _housekeeping(self) -> None:
-        """Heartbeat every 60 s; publish the jobs in progress when they change."""
+        """Resque's heartbeat every 60 s; publish the jobs in progress when they change."""
         last_beat = time.monotonic()
         shown: list[Job] = []
         while True:
@@ -436,60 +551,4 @@ class Worker:
                     await self._registration.publish(running)
                     shown = running
             except RedisError as exc:
-                logger.warning("pace: housekeeping failed (%s); retrying", exc)
-
-
-def _text(raw: bytes) -> str:
-    return raw.decode(errors="replace")
-
-
-def _check_handler(handler: object, name: str) -> Handler:
-    call = getattr(handler, "__call__", None)  # noqa: B004 - an async __call__ counts too
-    if not (inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(call)):
-        raise ConfigError(f"{name} must be a coroutine function (async def), got {handler!r}")
-    return handler  # type: ignore[return-value]
-
-
-def _resolver(handler: Handler | Mapping[str, Handler]) -> Callable[[str], Handler]:
-    """``class name -> coroutine function``, raising :class:`UnknownJobClass` for a stranger."""
-    if not isinstance(handler, Mapping):
-        one = _check_handler(handler, "handler")
-        return lambda _class_name: one
-    registry = {name: _check_handler(fn, f"handler for {name!r}") for name, fn in handler.items()}
-    known = ", ".join(sorted(registry)) or "none"
-
-    def lookup(class_name: str) -> Handler:
-        try:
-            return registry[class_name]
-        except KeyError:
-            raise UnknownJobClass(
-                f"no handler for job class {class_name!r} (registered: {known})"
-            ) from None
-
-    return lookup
-
-
-async def _cancel_all(tasks: Iterable[asyncio.Task[Any]], timeout: float) -> None:
-    """Cancel ``tasks`` and wait for them, at most ``timeout`` seconds."""
-    tasks = [task for task in tasks if not task.done()]
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.wait(tasks, timeout=timeout)
-
-
-class _SignalHandlers:
-    """Install loop signal handlers for the ``with`` block, then restore the defaults."""
-
-    def __init__(self, actions: Mapping[signal.Signals, Callable[[], None]]) -> None:
-        self.actions = actions
-
-    def __enter__(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig, action in self.actions.items():
-            loop.add_signal_handler(sig, action)
-
-    def __exit__(self, *_exc: object) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in self.actions:
-            loop.remove_signal_handler(sig)
+                await self._outage(exc)
