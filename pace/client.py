@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
 from redis.asyncio import Redis
 
 from pace.connection import connect, text
+from pace.inflight import entry_of
 from pace.job import new_job
 from pace.keys import DEFAULT_NAMESPACE, Keys
 from pace.queues import check_queue_name
@@ -99,6 +102,24 @@ class Client:
             pipe.rpush(self.keys.queue(queue), *(raw for _id, raw in jobs))
             await pipe.execute()
         return [job_id for job_id, _raw in jobs]
+
+    async def enqueue_at(
+        self, when: datetime | float, queue: str, class_name: str, *args: Any
+    ) -> str:
+        """Enqueue a job to run at ``when`` (an aware datetime, or Unix seconds); return its id.
+
+        The job waits in ``resque:pace:schedule`` until a worker moves it to its queue.
+        """
+        check_queue_name(queue)
+        due = when.timestamp() if isinstance(when, datetime) else float(when)
+        job_id, raw = new_job(class_name, args)
+        redis = await self.redis()
+        await redis.zadd(self.keys.schedule, {entry_of(queue, raw): due})
+        return job_id
+
+    async def enqueue_in(self, seconds: float, queue: str, class_name: str, *args: Any) -> str:
+        """Enqueue a job to run ``seconds`` from now; return its id."""
+        return await self.enqueue_at(time.time() + seconds, queue, class_name, *args)
 
     async def info(self) -> Info:
         """Queue sizes, workers, failure count and stats, read in one round trip."""

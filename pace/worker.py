@@ -250,6 +250,7 @@ class Worker:
         loops: list[asyncio.Task[None]] = []
         try:
             await self._registration.register(self.dead_after)
+            await self._recover_dead()  # before the first fetch: their jobs are first in line
             with self._signals():
                 for loop in (self._fetch_loop, self._liveness, self._scheduler, self._housekeeping):
                     loops.append(asyncio.create_task(loop(), name=f"pace{loop.__name__}"))
@@ -516,15 +517,17 @@ class Worker:
             await asyncio.sleep(self.dead_after / 4)
             try:
                 await self._registration.beat(self.dead_after)
-                for dead in await self._registration.dead_workers():
-                    moved = await self._inflight.release(dead)
-                    if moved >= 0:
-                        logger.warning(
-                            "pace: worker %s is dead; %d of its jobs are back in their queues",
-                            dead, moved,
-                        )  # fmt: skip
+                await self._recover_dead()
             except RedisError as exc:
                 await self._outage(exc)
+
+    async def _recover_dead(self) -> None:
+        for dead in await self._registration.dead_workers():
+            moved = await self._inflight.release(dead)
+            if moved >= 0:
+                logger.warning(
+                    "pace: worker %s is dead; %d of its jobs are back in their queues", dead, moved
+                )
 
     async def _scheduler(self) -> None:
         """Move due retries and delayed jobs to their queues."""

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 import pace
 from pace.embedded import EmbeddedRedis
+from tests.support import Starter, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +52,21 @@ async def client(redis: Redis) -> AsyncIterator[pace.Client]:
 def cli_env(redis_url: str) -> dict[str, str]:
     """Environment for CLI subprocesses: the session's Redis as REDIS_URL."""
     return {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture
+async def start(redis: Redis) -> AsyncIterator[Starter]:
+    """Start workers in the background on the test's Redis; stop them after the test."""
+    running: list[tuple[pace.Worker, asyncio.Task[None]]] = []
+
+    async def starter(queues: Any, handler: Any, **settings: Any) -> pace.Worker:
+        worker = pace.Worker(queues, redis=redis, **settings)
+        task = asyncio.create_task(worker.start(handler))
+        running.append((worker, task))
+        await wait_for(lambda: worker.stopping or redis.sismember("resque:workers", worker.id))
+        return worker
+
+    yield starter
+    for worker, task in running:
+        await worker.stop(0)
+        await task

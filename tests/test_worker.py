@@ -8,7 +8,6 @@ import os
 import re
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,43 +16,7 @@ from redis.asyncio import Redis
 
 import pace
 from pace.errors import ConfigError
-
-Starter = Callable[..., Awaitable[pace.Worker]]
-
-
-async def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> None:
-    """Poll ``condition`` (sync or async) until it is truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-async def start(redis: Redis) -> AsyncIterator[Starter]:
-    """Start workers in the background on the test's Redis; stop them after the test."""
-    running: list[tuple[pace.Worker, asyncio.Task[None]]] = []
-
-    async def starter(queues: Any, handler: Any, **settings: Any) -> pace.Worker:
-        worker = pace.Worker(queues, redis=redis, **settings)
-        task = asyncio.create_task(worker.start(handler))
-        running.append((worker, task))
-        await wait_for(lambda: worker.stopping or redis.sismember("resque:workers", worker.id))
-        return worker
-
-    yield starter
-    for worker, task in running:
-        await worker.stop(0)
-        await task
-
-
-async def noop(job: pace.Job) -> None:
-    pass
+from tests.support import Starter, noop, wait_for
 
 
 async def test_runs_a_job_ruby_enqueued_with_raw_rpush(redis: Redis) -> None:
