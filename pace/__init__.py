@@ -1,4 +1,4 @@
-"""pace: a fast, trustworthy asyncio worker for Resque-format jobs in Redis.
+"""a fast, trustworthy asyncio worker for Resque-format jobs in Redis.
 
 Example::
 
@@ -16,15 +16,22 @@ from __future__ import annotations
 from pace.client import Client, Info, enqueue
 from pace.connection import connect
 from pace.errors import (
+    CannotRequeue,
     ConfigError,
     EmbeddedUnavailable,
     InvalidPayload,
     JobError,
+    JobTimeout,
+    NoSuchFailure,
     PaceError,
+    PoisonJob,
     RedisUnavailable,
+    Retry,
     UnknownJobClass,
 )
+from pace.failures import Failure, Failures, RequeueSummary
 from pace.job import Job, current_job
+from pace.retry import RetryPolicy
 from pace.runner import run
 from pace.worker import Handler, Worker
 
@@ -34,16 +41,25 @@ redis_url: str | None = None
 """The Redis URL, when no URL is given explicitly; else ``REDIS_URL``, else localhost."""
 
 __all__ = [
+    "CannotRequeue",
     "Client",
     "ConfigError",
     "EmbeddedUnavailable",
+    "Failure",
+    "Failures",
     "Handler",
     "Info",
     "InvalidPayload",
     "Job",
     "JobError",
+    "JobTimeout",
+    "NoSuchFailure",
     "PaceError",
+    "PoisonJob",
     "RedisUnavailable",
+    "RequeueSummary",
+    "Retry",
+    "RetryPolicy",
     "UnknownJobClass",
     "Worker",
     "__version__",

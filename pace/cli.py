@@ -1,4 +1,4 @@
-"""``pace-worker``: run workers, enqueue jobs, show what is queued.
+"""``pace-worker``: run workers, enqueue jobs, show what is queued, manage failed jobs.
 
 Errors the user can fix (a bad flag, an unreachable Redis, an app that will not import) are
 one line on stderr and exit status 2 (1 for an unreachable Redis), never a traceback.
@@ -17,6 +17,7 @@ from typing import Any
 from pace import __version__
 from pace.client import Client, Info
 from pace.errors import ConfigError, PaceError, RedisUnavailable
+from pace.failures import Failure, Failures
 from pace.job import loads
 from pace.runner import run
 from pace.worker import Worker
@@ -52,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     work.add_argument("--concurrency", type=int, default=10, help="jobs in flight (10)")
     work.add_argument("--jobs-per-second", type=float, default=None, help="rate limit (none)")
     work.add_argument("--burst", action="store_true", help="exit 0 once the queues are empty")
+    work.add_argument(
+        "--job-timeout", type=float, default=None, help="cancel and fail jobs running longer (none)"
+    )
+    work.add_argument(
+        "--dead-after", type=float, default=10.0,
+        help="seconds of silence after which a worker's jobs are recovered (10)",
+    )  # fmt: skip
     work.add_argument("--no-uvloop", action="store_true", help="use asyncio's own event loop")
 
     push = commands.add_parser("enqueue", parents=[common], help="enqueue one job")
@@ -62,7 +70,27 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("info", parents=[common], help="queues, workers, failures and stats")
+    _failed_parser(commands, common)
     return parser
+
+
+def _failed_parser(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    failed = commands.add_parser("failed", help="list, requeue or remove failed jobs")
+    actions = failed.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", parents=[common], help="list failures, oldest first")
+    listing.add_argument("--start", type=int, default=0, help="first index to show (0)")
+    listing.add_argument("--count", type=int, default=20, help="how many to show (20)")
+    requeue = actions.add_parser("requeue", parents=[common], help="enqueue failed jobs again")
+    which = requeue.add_mutually_exclusive_group(required=True)
+    which.add_argument("index", nargs="?", type=int, metavar="INDEX", help="the failure's index")
+    which.add_argument("--all", action="store_true", help="requeue every failure")
+    requeue.add_argument("--queue", help="enqueue on this queue instead of the failure's own")
+    remove = actions.add_parser("remove", parents=[common], help="remove one failure")
+    remove.add_argument("index", type=int, metavar="INDEX", help="the failure's index")
+    clear = actions.add_parser("clear", parents=[common], help="remove every failure")
+    clear.add_argument("--retried", action="store_true", help="only those already requeued")
 
 
 def _load_app(spec: str) -> Any:
@@ -102,7 +130,7 @@ def _redis_url(args: argparse.Namespace) -> Iterator[str | None]:
     from pace.embedded import EmbeddedRedis
 
     with EmbeddedRedis(args.embedded) as server:
-        logging.getLogger("pace").info("pace: embedded Redis at %s", server.url)
+        logging.getLogger("pace").info("embedded Redis at %s", server.url)
         yield server.url
 
 
@@ -117,6 +145,8 @@ async def _run(args: argparse.Namespace, url: str | None) -> None:
         redis_url=url,
         namespace=args.namespace,
         burst=args.burst,
+        job_timeout=args.job_timeout,
+        dead_after=args.dead_after,
         handle_signals=True,
     )
     # Ruby Resque prunes, at its start-up, same-host workers whose process title does not
@@ -146,7 +176,53 @@ def _format_info(info: Info) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"run": _run, "enqueue": _enqueue, "info": _info}
+async def _failed(args: argparse.Namespace, url: str | None) -> None:
+    async with Client(url, namespace=args.namespace) as client:
+        failures = Failures(client)
+        if args.action == "list":
+            if args.start < 0 or args.count < 0:
+                raise ConfigError("--start and --count must be at least 0")
+            shown = await failures.list(args.start, args.count)
+            if shown:
+                print("\n".join(map(_format_failure, shown)))
+            elif total := await failures.count():
+                print(f"no failures from index {args.start} (there are {total})")
+            else:
+                print("no failures")
+        elif args.action == "requeue" and args.all:
+            summary = await failures.requeue_all(queue=args.queue)
+            for index, reason in summary.skipped.items():
+                print(f"pace-worker: skipped failure {index}: {reason}", file=sys.stderr)
+            print(f"requeued {_failures(summary.requeued)}")
+        elif args.action == "requeue":
+            failure = await failures.requeue(args.index, queue=args.queue)
+            print(
+                f"requeued failure {failure.index}: {failure.class_name} on "
+                f"{args.queue or failure.queue}"
+            )
+        elif args.action == "remove":
+            failure = await failures.remove(args.index)
+            print(f"removed failure {_format_failure(failure)}")
+        elif args.action == "clear":
+            removed = await (failures.clear_retried() if args.retried else failures.clear())
+            print(f"removed {_failures(removed, 'retried ' if args.retried else '')}")
+
+
+def _failures(count: int, kind: str = "") -> str:
+    return f"{count} {kind}failure{'' if count == 1 else 's'}"
+
+
+def _format_failure(failure: Failure) -> str:
+    if failure.exception is None:
+        return f"{failure.index}  (not a failure record) {failure.raw[:80]!r}"
+    error = " ".join((failure.error or "").split())  # one line, whatever the message
+    what = failure.class_name or "(not a job)"
+    line = f"{failure.index}  {failure.failed_at}  {failure.queue}  {what}  "
+    line += f"{failure.exception}: {error}"
+    return line + (f"  (retried at {failure.retried_at})" if failure.retried_at else "")
+
+
+COMMANDS = {"run": _run, "enqueue": _enqueue, "info": _info, "failed": _failed}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,7 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
     )
     if args.command == "run" and args.concurrency < 1:
         parser.error("--concurrency must be at least 1")

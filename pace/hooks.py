@@ -73,4 +73,4 @@ async def fire(chain: tuple[Hooks, ...], event: str, *args: Any) -> None:
                 if inspect.isawaitable(result):
                     await result
             except Exception:
-                logger.exception("pace: %r hook %r raised; ignored", event, hook)
+                logger.exception("%r hook %r raised; ignored", event, hook)

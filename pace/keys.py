@@ -86,28 +86,28 @@ class Keys:
         return self._key("pace", *parts)
 
     def worker_jobs(self, worker_id: str) -> str:
-        """pace: JSON list of every job a (concurrent) worker is running."""
+        """JSON list of every job a (concurrent) worker is running."""
         return self.pace("worker", worker_id, "jobs")
 
     def inflight(self, worker_id: str) -> str:
-        """pace: list of ``queue:payload`` entries a worker has taken and not yet settled."""
+        """list of ``queue:payload`` entries a worker has taken and not yet settled."""
         return self.pace("worker", worker_id, "inflight")
 
     def alive(self, worker_id: str) -> str:
-        """pace: a worker's liveness key, refreshed every few seconds with a short TTL."""
+        """a worker's liveness key, refreshed every few seconds with a short TTL."""
         return self.pace("worker", worker_id, "alive")
 
     @property
     def pace_workers(self) -> str:
-        """pace: set of the ids of pace workers (whose in-flight jobs recovery watches)."""
+        """set of the ids of pace workers (whose in-flight jobs recovery watches)."""
         return self.pace("workers")
 
     @property
     def deliveries(self) -> str:
-        """pace: hash of ``sha1(queue:payload)`` to how often the job was recovered."""
+        """hash of ``sha1(queue:payload)`` to how often the job was recovered."""
         return self.pace("deliveries")
 
     @property
     def schedule(self) -> str:
-        """pace: sorted set of ``queue:payload`` by the Unix time it is due (retries, delays)."""
+        """sorted set of ``queue:payload`` by the Unix time it is due (retries, delays)."""
         return self.pace("schedule")

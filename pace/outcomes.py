@@ -7,9 +7,9 @@ import traceback
 from typing import Any
 
 from pace._time import failed_at, utcnow
+from pace.job import encode
 
 __all__ = ["exception_name", "failure_record"]
-
 
 
 def exception_name(exc: BaseException) -> str:
@@ -26,14 +26,25 @@ def _backtrace(exc: BaseException) -> list[str]:
     return [f"{frame.filename}:{frame.lineno}:in `{frame.name}'" for frame in reversed(frames)]
 
 
+def _encodable(payload: dict[str, Any]) -> bool:
+    try:
+        encode(payload)
+    except ValueError:  # UnicodeEncodeError included
+        return False
+    return True
+
+
 def failure_record(
     *, queue: str, raw: bytes, payload: dict[str, Any] | None, exc: BaseException, worker_id: str
 ) -> dict[str, Any]:
     """A ``resque:failed`` entry, keys in Resque's order.
 
-    ``payload`` is the decoded job; for bytes that would not decode it is the raw text, kept
-    verbatim, and bytes that are not UTF-8 are also kept as ``raw_payload_base64``.
+    ``payload`` is the decoded job; for bytes that would not decode (or whose decoded form
+    JSON cannot hold: an infinite float, a lone surrogate) it is the raw text, kept verbatim,
+    and bytes that are not UTF-8 are also kept as ``raw_payload_base64``.
     """
+    if payload is not None and not _encodable(payload):
+        payload = None
     record: dict[str, Any] = {
         "failed_at": failed_at(utcnow()),
         "payload": payload,

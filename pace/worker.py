@@ -204,7 +204,8 @@ class Worker:
 
     def request_stop(self, timeout: float | None = 30.0) -> None:
         """Ask :meth:`start` to shut down (see :meth:`stop`) without waiting for it."""
-        if self._stop_requested is None:
+        if self._stop_requested is None:  # not started yet: start() will return at once
+            self._stopping = True
             return
         if self._stopping:
             if timeout == 0:  # a second, harder stop: cancel the jobs in flight now
@@ -239,11 +240,18 @@ class Worker:
                 "Resque worker ids are host:pid:queues, so give each worker its own queue list"
             )
         self._resolve = resolver(handler)
-        self._stop_requested = asyncio.Event()
         self._finished = asyncio.Event()
+        if self._stopping:  # stopped before it started
+            self._finished.set()
+            return
+        self._stop_requested = asyncio.Event()
         self._wakeup = asyncio.Event()
         owned = self._redis is None
-        redis = self._redis = self._redis or await connect(self._redis_url)
+        try:
+            redis = self._redis = self._redis or await connect(self._redis_url)
+        except BaseException:
+            self._finished.set()
+            raise
         Worker._active_ids.add(self.id)
         self._registration = Registration(redis, self.keys, self.id)
         self._inflight = InFlight(redis, self.keys, self.id)
@@ -254,7 +262,7 @@ class Worker:
             with self._signals():
                 for loop in (self._fetch_loop, self._liveness, self._scheduler, self._housekeeping):
                     loops.append(asyncio.create_task(loop(), name=f"pace{loop.__name__}"))
-                logger.info("pace: worker %s started", self.id)
+                logger.info("worker %s started", self.id)
                 await self._fire("start", self)
                 await self._stop_requested.wait()
                 await self._stop_loops(loops)
@@ -279,8 +287,8 @@ class Worker:
             try:  # anything still in flight goes back to its queue; every trace of us goes
                 await self._inflight.release()
             except RedisError as exc:
-                logger.warning("pace: could not unregister (%s); recovery will do it", exc)
-            logger.info("pace: worker %s stopped", self.id)
+                logger.warning("could not unregister (%s); recovery will do it", exc)
+            logger.info("worker %s stopped", self.id)
             await self._fire("shutdown", self)
         finally:
             Worker._active_ids.discard(self.id)
@@ -296,7 +304,7 @@ class Worker:
         order = list(self._running)
         _done, pending = await asyncio.wait(list(self._running.values()), timeout=timeout)
         if pending:
-            logger.info("pace: cancelling %d jobs in flight", len(pending))
+            logger.info("cancelling %d jobs in flight", len(pending))
             await cancel_all(pending, timeout=5)
         interrupted = [self._entries.pop(job) for job in order if job in self._interrupted]
         self._interrupted.clear()
@@ -319,13 +327,13 @@ class Worker:
         """Log (once per outage) that Redis is away, and tell the error hooks."""
         if not self._redis_down:
             self._redis_down = True
-            logger.warning("pace: Redis is unavailable (%s); retrying with backoff", exc)
+            logger.warning("Redis is unavailable (%s); retrying with backoff", exc)
             await self._fire("error", None, exc)
 
     def _redis_back(self) -> None:
         if self._redis_down:
             self._redis_down = False
-            logger.warning("pace: Redis is back")
+            logger.warning("Redis is back")
 
     async def _settle(self, action: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run a Redis write until it succeeds, backing off while Redis is away. Safe to repeat:
@@ -370,7 +378,7 @@ class Worker:
                     idle = 0.0
                     await self._dispatch(fetched)
                 elif self.burst and not self._running:
-                    logger.info("pace: queues are empty; burst mode stops the worker")
+                    logger.info("queues are empty; burst mode stops the worker")
                     self.request_stop(None)
                 else:
                     idle = min(max(idle * 2, 0.005), _MAX_IDLE)
@@ -382,7 +390,7 @@ class Worker:
                 if isinstance(exc, _OUTAGE_ERRORS):
                     await self._outage(exc)
                 else:
-                    logger.warning("pace: fetching jobs failed (%s); retrying", exc)
+                    logger.warning("fetching jobs failed (%s); retrying", exc)
                     await self._fire("error", None, exc)
                 idle = min(max(idle * 2, 0.1), 2.0)
                 await self._nap(idle)
@@ -436,7 +444,7 @@ class Worker:
                 await self._failed(job, entry, exc)
             else:
                 await self._settle(self._inflight.succeeded, entry)
-                logger.debug("pace: %r done", job)
+                logger.debug("%r done", job)
                 await self._fire("processed", job)
         finally:
             del self._running[job]
@@ -466,8 +474,10 @@ class Worker:
             limit = policy or _DEFAULT_RETRY
             if job.attempt < limit.attempts:
                 delay = exc.delay if isinstance(exc, Retry) and exc.delay is not None else None
-                await self._retry(job, entry, limit.delay(job.attempt) if delay is None else delay)
-                return
+                if await self._retry(
+                    job, entry, limit.delay(job.attempt) if delay is None else delay
+                ):
+                    return
         await self._fail(job.queue, job.raw, job.payload, entry, exc)
 
     def _policy(self, class_name: str) -> RetryPolicy | None:
@@ -475,11 +485,15 @@ class Worker:
             return self.retry.get(class_name)
         return self.retry
 
-    async def _retry(self, job: Job, entry: bytes, delay: float) -> None:
-        payload = {**job.payload, "pace_attempt": job.attempt + 1}
-        again = self._entry(job.queue, encode(payload))
-        logger.info("pace: %r failed attempt %d; retrying in %.3g s", job, job.attempt, delay)
+    async def _retry(self, job: Job, entry: bytes, delay: float) -> bool:
+        """Schedule the next attempt; False if the payload cannot be re-encoded (then fail)."""
+        try:
+            again = self._entry(job.queue, encode({**job.payload, "pace_attempt": job.attempt + 1}))
+        except ValueError:  # an infinite float or a lone surrogate that JSON cannot hold
+            return False
+        logger.info("%r failed attempt %d; retrying in %.3g s", job, job.attempt, delay)
         await self._settle(self._inflight.schedule, entry, again, time.time() + delay)
+        return True
 
     async def _fail(
         self,
@@ -490,7 +504,7 @@ class Worker:
         exc: BaseException,
     ) -> None:
         """Store a failure record (the job leaves the in-flight list), then fire error hooks."""
-        logger.warning("pace: a job of queue %r failed: %s: %s", queue, type(exc).__name__, exc)
+        logger.warning("a job of queue %r failed: %s: %s", queue, type(exc).__name__, exc)
         record = failure_record(queue=queue, raw=raw, payload=payload, exc=exc, worker_id=self.id)
         await self._settle(self._inflight.failed, entry, encode(record))
         await self._fire("error", payload if payload is not None else record["payload"], exc)
@@ -526,7 +540,7 @@ class Worker:
             moved = await self._inflight.release(dead)
             if moved >= 0:
                 logger.warning(
-                    "pace: worker %s is dead; %d of its jobs are back in their queues", dead, moved
+                    "worker %s is dead; %d of its jobs are back in their queues", dead, moved
                 )
 
     async def _scheduler(self) -> None:
@@ -534,7 +548,8 @@ class Worker:
         assert self._redis is not None
         while True:
             try:
-                await move_due(self._redis, self.keys)
+                if await move_due(self._redis, self.keys):
+                    self._wake()  # the fetcher may be napping on empty queues
             except RedisError as exc:
                 await self._outage(exc)
             await asyncio.sleep(_SCHEDULE_INTERVAL)

@@ -429,3 +429,19 @@ async def test_heartbeat_is_refreshed_on_schedule(
         return await redis.hget("resque:workers:heartbeat", worker.id) != first
 
     await wait_for(beat_moved, timeout=3)
+
+
+async def test_stop_before_start_runs_makes_start_return_at_once(redis: Redis) -> None:
+    worker = pace.Worker(["q"], redis=redis)
+    task = asyncio.create_task(worker.start(noop))
+    await worker.stop()
+    await asyncio.wait_for(task, timeout=2)
+    assert worker.stopping
+    assert not await redis.smembers("resque:workers")
+
+
+async def test_stop_after_a_failed_start_returns() -> None:
+    worker = pace.Worker(["q"], redis_url="redis://127.0.0.1:1/0")
+    with pytest.raises(pace.RedisUnavailable):
+        await worker.start(noop)
+    await asyncio.wait_for(worker.stop(), timeout=2)

@@ -1,0 +1,398 @@
+"""Failure administration: list, requeue and remove ``resque:failed`` records as Resque does.
+
+A failure's id is its index in the list (0 = oldest), as in Ruby's ``Resque::Failure``; a
+negative index counts from the end. Every change is atomic: a requeue writes the record back
+(with ``retried_at``) and enqueues its job only if the record at that index is still the one
+it read, so a concurrent remove cannot make it requeue the wrong record.
+"""
+
+from __future__ import annotations
+
+import builtins
+import uuid
+from dataclasses import dataclass
+from typing import Any, cast
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from pace._time import failed_at, utcnow
+from pace.client import Client
+from pace.errors import CannotRequeue, ConfigError, NoSuchFailure, PaceError
+from pace.job import encode, loads
+from pace.queues import check_queue_name
+
+__all__ = ["Failure", "Failures", "RequeueSummary"]
+
+_CHUNK = 200
+"""Records read (and requeued in one script call) at a time by :meth:`Failures.requeue_all`."""
+
+_ATTEMPTS = 5
+"""Reads of a record that changed under a requeue before giving up."""
+
+# KEYS: failed list, queues set, then one queue list per update.
+# ARGV: five values per update: index, record as read, record with retried_at, queue, job.
+# An update whose record changed since it was read is skipped; its index is returned.
+_REQUEUE = """
+local conflicts = {}
+for i = 1, #ARGV / 5 do
+  local a = (i - 1) * 5
+  if redis.call('LINDEX', KEYS[1], ARGV[a + 1]) == ARGV[a + 2] then
+    redis.call('LSET', KEYS[1], ARGV[a + 1], ARGV[a + 3])
+    redis.call('SADD', KEYS[2], ARGV[a + 4])
+    redis.call('RPUSH', KEYS[2 + i], ARGV[a + 5])
+  else
+    conflicts[#conflicts + 1] = tonumber(ARGV[a + 1])
+  end
+end
+return conflicts
+"""
+
+# Ruby's Resque::Failure::Redis.remove, made atomic: returns {LLEN before, removed record},
+# or {LLEN} alone when the index is out of range.
+_REMOVE = """
+local count = redis.call('LLEN', KEYS[1])
+local record = redis.call('LINDEX', KEYS[1], ARGV[1])
+if not record then
+  return {count}
+end
+redis.call('LSET', KEYS[1], ARGV[1], '')
+redis.call('LREM', KEYS[1], 1, '')
+return {count, record}
+"""
+
+# Ruby's Resque::Failure.clear_retried (remove every record whose retried_at is not nil),
+# without its skipped records: every match is marked with a unique sentinel, then removed.
+_CLEAR_RETRIED = """
+local records = redis.call('LRANGE', KEYS[1], 0, -1)
+local removed = 0
+for i, record in ipairs(records) do
+  local ok, decoded = pcall(cjson.decode, record)
+  if ok and type(decoded) == 'table' and decoded['retried_at'] ~= nil
+      and decoded['retried_at'] ~= cjson.null then
+    redis.call('LSET', KEYS[1], i - 1, ARGV[1])
+    removed = removed + 1
+  end
+end
+if removed > 0 then
+  redis.call('LREM', KEYS[1], 0, ARGV[1])
+end
+return removed
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One record of ``resque:failed``, as listed.
+
+    A record that is not a JSON object is kept, not dropped: its fields are ``None`` and
+    ``raw`` holds its text. For a job that was not valid JSON, ``payload`` is the job's raw
+    text (see :func:`pace.outcomes.failure_record`).
+
+    Example::
+
+        for failure in await pace.Failures(client).list():
+            print(failure.index, failure.class_name, failure.exception, failure.retried_at)
+    """
+
+    index: int
+    """Position in the list (0 = oldest): the id to requeue or remove it by."""
+    failed_at: str | None
+    """``2026/11/22 10:53:41 UTC`` (Ruby's newer releases write RFC 2822)."""
+    payload: Any
+    """The job (a dict), its raw text for a job that would not decode, or ``None``."""
+    exception: str | None
+    """The exception's class name, ``ZeroDivisionError`` or ``module.Class``."""
+    error: str | None
+    """The exception's message."""
+    backtrace: tuple[str, ...]
+    """Innermost frame first."""
+    worker: str | None
+    """The id of the worker that ran the job."""
+    queue: str | None
+    """The queue the job came from, where a requeue puts it back."""
+    retried_at: str | None
+    """When it was last requeued, or ``None``."""
+    raw: str
+    """The record's JSON text, as stored."""
+
+    @property
+    def class_name(self) -> str | None:
+        """The job's ``class``, or ``None`` when the payload is not a job."""
+        payload = self.payload
+        name = payload.get("class") if isinstance(payload, dict) else None
+        return name if isinstance(name, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class RequeueSummary:
+    """What :meth:`Failures.requeue_all` did.
+
+    Example::
+
+        summary = await failures.requeue_all()
+        print(f"{summary.requeued} requeued")
+        for index, reason in summary.skipped.items():
+            print(f"failure {index} skipped: {reason}")
+    """
+
+    requeued: int
+    """Records whose jobs were enqueued again."""
+    skipped: dict[int, str]
+    """Index to reason, for records that hold no job to requeue."""
+
+
+class Failures:
+    """The failure records of one Resque namespace, through a :class:`pace.Client`.
+
+    Example::
+
+        async with pace.Client() as client:
+            failures = pace.Failures(client)
+            print(await failures.count())
+            for failure in await failures.list(start=0, count=20):
+                print(failure.index, failure.class_name, failure.error)
+            await failures.requeue(0)          # enqueue its job again, keep the record
+            await failures.remove(1)           # later records shift down by one
+    """
+
+    __slots__ = ("_clear_retried", "_remove", "_requeue", "client")
+
+    def __init__(self, client: Client) -> None:
+        """Use ``client``'s connection and namespace; the client stays the caller's to close."""
+        self.client = client
+        self._requeue: AsyncScript | None = None
+        self._remove: AsyncScript | None = None
+        self._clear_retried: AsyncScript | None = None
+
+    @property
+    def _key(self) -> str:
+        return self.client.keys.failed
+
+    async def _redis(self) -> Redis:
+        redis = await self.client.redis()
+        if self._requeue is None:
+            self._requeue = redis.register_script(_REQUEUE)
+            self._remove = redis.register_script(_REMOVE)
+            self._clear_retried = redis.register_script(_CLEAR_RETRIED)
+        return redis
+
+    async def count(self) -> int:
+        """The number of failure records (``LLEN``)."""
+        redis = await self._redis()
+        return int(await redis.llen(self._key))
+
+    async def list(self, start: int = 0, count: int = 20) -> builtins.list[Failure]:
+        """Up to ``count`` records from index ``start``, oldest first.
+
+        Raises:
+            ConfigError: ``start`` or ``count`` is negative.
+        """
+        for name, value in (("start", start), ("count", count)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
+        if count == 0:
+            return []  # LRANGE start start-1 would be the whole list for start 0
+        raws = await self._range(start, start + count - 1)
+        return [_failure(start + offset, raw) for offset, raw in enumerate(raws)]
+
+    async def get(self, index: int) -> Failure:
+        """The record at ``index`` (negative counts from the end).
+
+        Raises:
+            NoSuchFailure: no record at that index.
+        """
+        position, raw = await self._read(index)
+        return _failure(position, raw)
+
+    async def requeue(self, index: int, *, queue: str | None = None) -> Failure:
+        """Enqueue the job of failure ``index`` again; return the record as updated.
+
+        As Ruby's ``Resque::Failure::Redis.requeue`` (``requeue_to`` with ``queue``): the
+        record gets ``retried_at`` and stays in place, and the job is pushed as
+        ``{"class":..,"args":[..]}`` (nothing else) onto the record's queue, or ``queue``.
+
+        Raises:
+            NoSuchFailure: no record at that index.
+            CannotRequeue: the record holds no job (not JSON, a payload with no class, ...).
+            ConfigError: ``queue`` is not a valid queue name.
+        """
+        if queue is not None:
+            check_queue_name(queue)
+        for _attempt in range(_ATTEMPTS):
+            position, raw = await self._read(index)
+            update = _plan(position, raw, queue)
+            if not await self._apply([update]):
+                return _failure(position, update.record)
+        raise PaceError(f"failure {index} kept changing while being requeued; try again")
+
+    async def requeue_all(self, *, queue: str | None = None) -> RequeueSummary:
+        """Requeue every record, retried ones included, keeping them (Ruby's ``requeue_all``).
+
+        Records that hold no job are skipped and reported in the summary. Each chunk of
+        records is requeued atomically, not the whole list: a record removed meanwhile shifts
+        the rest, as with Ruby's loop.
+
+        Raises:
+            ConfigError: ``queue`` is not a valid queue name.
+        """
+        if queue is not None:
+            check_queue_name(queue)
+        requeued, skipped, start = 0, {}, 0
+        while raws := await self._range(start, start + _CHUNK - 1):
+            updates = []
+            for position, raw in enumerate(raws, start):
+                try:
+                    updates.append(_plan(position, raw, queue))
+                except CannotRequeue as exc:
+                    skipped[position] = exc.reason
+            conflicts = await self._apply(updates)
+            requeued += len(updates) - len(conflicts)
+            for position in conflicts:  # changed since read: requeue what is there now
+                try:
+                    await self.requeue(position, queue=queue)
+                    requeued += 1
+                except CannotRequeue as exc:
+                    skipped[position] = exc.reason
+                except NoSuchFailure:
+                    break  # the list shrank under us
+            start += len(raws)
+        return RequeueSummary(requeued, skipped)
+
+    async def remove(self, index: int) -> Failure:
+        """Remove failure ``index`` (later ones shift down by one); return what it was.
+
+        Ruby's way, atomically: ``LSET failed index ""`` then ``LREM failed 1 ""``.
+
+        Raises:
+            NoSuchFailure: no record at that index.
+        """
+        redis = await self._redis()
+        assert self._remove is not None
+        count, *removed = await self._remove(keys=[self._key], args=[index], client=redis)
+        if not removed:
+            raise NoSuchFailure(index, int(count))
+        return _failure(index if index >= 0 else count + index, removed[0])
+
+    async def clear(self) -> int:
+        """Delete every failure record; return how many there were."""
+        redis = await self._redis()
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.llen(self._key)
+            pipe.delete(self._key)
+            count, _deleted = await pipe.execute()
+        return int(count)
+
+    async def clear_retried(self) -> int:
+        """Remove every record that was requeued (has ``retried_at``); return how many.
+
+        One Lua script reads the whole list: on a very long list it holds Redis a moment.
+        """
+        redis = await self._redis()
+        assert self._clear_retried is not None
+        sentinel = f"pace:removing:{uuid.uuid4().hex}"
+        return int(await self._clear_retried(keys=[self._key], args=[sentinel], client=redis))
+
+    async def _range(self, start: int, stop: int) -> builtins.list[bytes]:
+        redis = await self._redis()
+        return cast("list[bytes]", await redis.lrange(self._key, start, stop))
+
+    async def _read(self, index: int) -> tuple[int, bytes]:
+        """The absolute position of ``index`` and the record there, from one snapshot."""
+        redis = await self._redis()
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.llen(self._key)
+            pipe.lindex(self._key, index)
+            count, raw = await pipe.execute()
+        if raw is None:
+            raise NoSuchFailure(index, int(count))
+        return (index if index >= 0 else count + index), raw
+
+    async def _apply(self, updates: builtins.list[_Update]) -> builtins.list[int]:
+        """Run the requeue script; return the positions whose record changed (not requeued)."""
+        if not updates:
+            return []
+        redis = await self._redis()
+        assert self._requeue is not None
+        keys = self.client.keys
+        args: list[Any] = []
+        for update in updates:
+            args += [update.position, update.expected, update.record, update.queue, update.job]
+        conflicts = await self._requeue(
+            keys=[self._key, keys.queues, *(keys.queue(update.queue) for update in updates)],
+            args=args,
+            client=redis,
+        )
+        return [int(position) for position in conflicts]
+
+
+@dataclass(frozen=True, slots=True)
+class _Update:
+    """One planned requeue: the record to swap in if ``expected`` is still there."""
+
+    position: int
+    expected: bytes
+    record: bytes
+    queue: str
+    job: bytes
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return loads(raw.decode())
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+
+
+def _failure(index: int, raw: bytes) -> Failure:
+    record = _decode(raw)
+    if not isinstance(record, dict):
+        record = {}
+
+    def string(name: str) -> str | None:
+        value = record.get(name)
+        return value if isinstance(value, str) else None
+
+    backtrace = record.get("backtrace")
+    return Failure(
+        index=index,
+        failed_at=string("failed_at"),
+        payload=record.get("payload"),
+        exception=string("exception"),
+        error=string("error"),
+        backtrace=tuple(map(str, backtrace)) if isinstance(backtrace, list) else (),
+        worker=string("worker"),
+        queue=string("queue"),
+        retried_at=string("retried_at"),
+        raw=raw.decode(errors="replace"),
+    )
+
+
+def _plan(position: int, raw: bytes, queue: str | None) -> _Update:
+    """The requeue of one record, as Ruby does it; raise CannotRequeue if it holds no job."""
+    record = _decode(raw)
+    if not isinstance(record, dict):
+        raise CannotRequeue(position, "the record is not a JSON object")
+    payload = record.get("payload")
+    if not isinstance(payload, dict):
+        raise CannotRequeue(
+            position, "its payload is not a Resque job (the job's raw text is kept in the record)"
+        )
+    class_name, args = payload.get("class"), payload.get("args")
+    if not isinstance(class_name, str) or not class_name:
+        raise CannotRequeue(position, f"its payload has no job class (class: {class_name!r})")
+    if args is not None and not isinstance(args, list):
+        raise CannotRequeue(position, f"its payload args are not a list: {args!r}")
+    target = queue if queue is not None else record.get("queue")
+    try:
+        if not isinstance(target, str):
+            raise ConfigError(target)
+        check_queue_name(target)
+    except ConfigError:
+        raise CannotRequeue(position, f"its queue is not a queue name: {target!r}") from None
+    record["retried_at"] = failed_at(utcnow())  # an earlier retried_at is replaced in place
+    try:
+        updated, job = encode(record), encode({"class": class_name, "args": args or []})
+    except ValueError as exc:  # a number or string JSON cannot carry (1e400, a lone surrogate)
+        raise CannotRequeue(position, f"it cannot be encoded as JSON again: {exc}") from None
+    return _Update(position, raw, updated, target, job)
