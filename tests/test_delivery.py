@@ -265,3 +265,23 @@ async def test_a_redis_restart_mid_run_loses_no_job() -> None:
                 assert int(await redis.get("resque:stat:processed")) >= len(ids)
         finally:
             server.stop()
+
+
+async def test_a_huge_payload_runs_and_a_huge_bad_one_is_kept_in_its_failure(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    big = "x" * 5_000_000
+    bad = b"{" + b"y" * 5_000_000
+    await client.enqueue("q", "Big", big)
+    await redis.rpush("resque:queue:q", bad)
+    sizes: list[int] = []
+
+    async def handler(job: pace.Job) -> None:
+        sizes.append(len(job.args[0]))
+
+    await start(["q"], handler)
+    await wait_for(lambda: redis.llen("resque:failed"), timeout=10)
+    assert sizes == [5_000_000]
+    (record,) = await failures(redis)
+    assert record["exception"] == "pace.errors.InvalidPayload"
+    assert record["payload"].encode() == bad
