@@ -21,10 +21,8 @@ import argparse
 import asyncio
 import logging
 import os
-import shutil
 import signal
 import sys
-import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import ExitStack, suppress
 from typing import Any
@@ -32,7 +30,7 @@ from typing import Any
 from aiohttp import web
 
 import pace
-from pace.embedded import EmbeddedRedis
+from pace import embedded
 
 logger = logging.getLogger("aiohttp_service")
 
@@ -160,9 +158,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
     with ExitStack() as stack:
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
-            directory = tempfile.mkdtemp(prefix="pace-")  # short: unix socket paths are limited
-            stack.callback(shutil.rmtree, directory, ignore_errors=True)
-            redis_url = stack.enter_context(EmbeddedRedis(directory)).url
+            redis_url = stack.enter_context(embedded.temporary()).url
         pace.run(serve(redis_url, args.port, args.seconds))
     return 0
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import ExitStack, asynccontextmanager, suppress
@@ -26,7 +24,7 @@ import aiohttp
 from aiohttp import web
 
 import pace
-from pace.embedded import EmbeddedRedis
+from pace import embedded
 
 QUEUE = "http"
 CONCURRENCY = 50
@@ -135,9 +133,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
     with ExitStack() as stack:
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
-            directory = tempfile.mkdtemp(prefix="pace-")  # short: unix socket paths are limited
-            stack.callback(shutil.rmtree, directory, ignore_errors=True)
-            redis_url = stack.enter_context(EmbeddedRedis(directory)).url
+            redis_url = stack.enter_context(embedded.temporary()).url
             print(f"embedded Redis at {redis_url}")
         return pace.run(main(redis_url, args.jobs, args.rate))
 

@@ -15,12 +15,11 @@ import json
 import logging
 import os
 import random
-import tempfile
 import time
 from collections.abc import Iterator
 
 import pace
-from pace.embedded import EmbeddedRedis
+from pace import embedded
 
 
 async def resize(job: pace.Job) -> None:
@@ -96,10 +95,7 @@ def redis_for_demo() -> Iterator[str]:
     if os.environ.get("REDIS_URL"):
         yield os.environ["REDIS_URL"]
         return
-    with (
-        tempfile.TemporaryDirectory(prefix="pace-") as directory,
-        EmbeddedRedis(directory) as server,
-    ):
+    with embedded.temporary() as server:
         print(f"embedded Redis at {server.url}")
         yield server.url
 

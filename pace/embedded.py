@@ -8,6 +8,7 @@ restart on the same directory keeps the jobs. The child dies with its parent (Li
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import importlib.util
 import os
@@ -15,14 +16,16 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from pace.errors import EmbeddedUnavailable
 
-__all__ = ["EmbeddedRedis", "redis_server_binary"]
+__all__ = ["EmbeddedRedis", "redis_server_binary", "temporary"]
 
 _SOCKET_NAME = "redis.sock"
 _MAX_SOCKET_PATH = 100  # sun_path holds 104-108 bytes, depending on the platform
@@ -154,6 +157,22 @@ class EmbeddedRedis:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def temporary() -> Iterator[EmbeddedRedis]:
+    """An embedded Redis in a new temporary directory, deleted afterwards (nothing persists).
+
+    Example::
+
+        with pace.embedded.temporary() as server:
+            await pace.enqueue("q", "Job", redis_url=server.url)
+    """
+    with (
+        tempfile.TemporaryDirectory(prefix="pace-") as directory,
+        EmbeddedRedis(directory) as server,
+    ):
+        yield server
 
 
 def _answers(path: Path) -> bool:

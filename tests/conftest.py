@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,17 +11,14 @@ import pytest
 from redis.asyncio import Redis
 
 import pace
-from pace.embedded import EmbeddedRedis
+from pace.embedded import EmbeddedRedis, temporary
 from tests.support import Starter, wait_for
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[EmbeddedRedis]:
     """The embedded redis-server, on a unix socket in a short temporary directory."""
-    with (
-        tempfile.TemporaryDirectory(prefix="pace-redis-") as directory,
-        EmbeddedRedis(directory) as server,
-    ):
+    with temporary() as server:
         yield server
 
 
