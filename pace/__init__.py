@@ -31,6 +31,7 @@ from pace.errors import (
 )
 from pace.failures import Failure, Failures, RequeueSummary
 from pace.job import Job, current_job
+from pace.progress import Progress, Tick
 from pace.retry import RetryPolicy
 from pace.runner import run
 from pace.worker import Handler, Worker
@@ -56,10 +57,12 @@ __all__ = [
     "NoSuchFailure",
     "PaceError",
     "PoisonJob",
+    "Progress",
     "RedisUnavailable",
     "RequeueSummary",
     "Retry",
     "RetryPolicy",
+    "Tick",
     "UnknownJobClass",
     "Worker",
     "__version__",

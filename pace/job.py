@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import reprlib
 import uuid
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pace.errors import InvalidPayload
 
 if TYPE_CHECKING:
+    from pace.progress import Progress, Scope
     from pace.worker import Worker
 
 __all__ = ["Job", "current_job", "decode", "encode", "loads", "new_job"]
@@ -79,7 +81,10 @@ class Job:
             print(job.class_name, job.args, job.queue)
     """
 
-    __slots__ = ("args", "class_name", "id", "payload", "queue", "raw", "started_at", "worker")
+    __slots__ = (
+        "_progresses", "args", "class_name", "id", "payload", "queue", "raw", "started_at",
+        "worker",
+    )  # fmt: skip
 
     def __init__(
         self, queue: str, raw: bytes, payload: dict[str, Any], worker: Worker | None = None
@@ -93,12 +98,63 @@ class Job:
         self.id: str | None = job_id if isinstance(job_id, str) else None
         self.worker = worker
         self.started_at = 0.0
+        self._progresses: list[Progress] | None = None
 
     @property
     def attempt(self) -> int:
         """Which run this is: 1 the first time, 2 for the first retry, ..."""
         attempt = self.payload.get("pace_attempt", 1)
         return attempt if isinstance(attempt, int) and attempt >= 1 else 1
+
+    def progress(
+        self,
+        scope: Scope,
+        total: int | None,
+        *,
+        name: str | None = None,
+        params: Any = None,
+        interval: float = 2.0,
+        expire: float = 86400.0,
+    ) -> Progress:
+        """A :class:`pace.Progress` for this job: its id is the job's (a digest of the payload
+        for a job enqueued without one), its name the class, its params the args; it writes
+        through the worker's connection, and the worker marks it failed if the job fails.
+
+        Example::
+
+            async def handler(job: pace.Job) -> None:
+                progress = await job.progress(("user", job.args[0]), total=len(rows))
+                for row in rows:
+                    await save(row)
+                    await progress.tick()
+        """
+        from pace.progress import Progress, RedisStore
+
+        worker = self.worker
+        store = None
+        if worker is not None and worker.redis is not None:
+            store = RedisStore(worker.redis, namespace=worker.keys.namespace, keep=expire)
+        progress = Progress(
+            scope,
+            total,
+            job_id=self.id or hashlib.sha1(self.raw).hexdigest(),
+            name=name or self.class_name,
+            params=self.args if params is None else params,
+            interval=interval,
+            expire=expire,
+            store=store,
+        )
+        if self._progresses is None:
+            self._progresses = []
+        self._progresses.append(progress)
+        return progress
+
+    async def fail_progress(self, reason: str) -> None:
+        """Mark every running progress of this job failed (the worker does, when it fails)."""
+        for progress in self._progresses or ():
+            if progress.running:
+                await progress.fail(reason)
+            await progress.aclose()
 
     def __repr__(self) -> str:
         return f"<Job {self.class_name} id={self.id} queue={self.queue}>"

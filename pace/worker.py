@@ -177,6 +177,11 @@ class Worker:
     # -- pause and stop -----------------------------------------------------------------
 
     @property
+    def redis(self) -> Redis | None:
+        """The Redis client the worker uses (``None`` before it starts, unless given)."""
+        return self._redis
+
+    @property
     def paused(self) -> bool:
         """True while the worker takes no new jobs."""
         return self._paused_until is not None and time.monotonic() < self._paused_until
@@ -478,6 +483,7 @@ class Worker:
                     job, entry, limit.delay(job.attempt) if delay is None else delay
                 ):
                     return
+        await job.fail_progress(f"{type(exc).__name__}: {exc}")
         await self._fail(job.queue, job.raw, job.payload, entry, exc)
 
     def _policy(self, class_name: str) -> RetryPolicy | None:
