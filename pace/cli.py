@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("info", parents=[common], help="queues, workers, failures and stats")
+
+    bars = commands.add_parser("progress", parents=[common], help="progress bars of a scope")
+    bars.add_argument("scope", metavar="SCOPE", help="scope parts joined by ':', like user:3421")
+    bars.add_argument(
+        "--watch", action="store_true", help="refresh every second until every job is over"
+    )
     _failed_parser(commands, common)
     return parser
 
@@ -222,7 +228,19 @@ def _format_failure(failure: Failure) -> str:
     return line + (f"  (retried at {failure.retried_at})" if failure.retried_at else "")
 
 
-COMMANDS = {"run": _run, "enqueue": _enqueue, "info": _info, "failed": _failed}
+async def _progress(args: argparse.Namespace, url: str | None) -> None:
+    from pace.progress_view import show
+
+    await show(args.scope.split(":"), url, namespace=args.namespace, watch=args.watch)
+
+
+COMMANDS = {
+    "run": _run,
+    "enqueue": _enqueue,
+    "info": _info,
+    "failed": _failed,
+    "progress": _progress,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -239,6 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _redis_url(args) as url:
             run(COMMANDS[args.command](args, url), use_uvloop=not getattr(args, "no_uvloop", False))
+    except KeyboardInterrupt:
+        return 130
     except RedisUnavailable as exc:
         print(f"pace-worker: error: {exc}", file=sys.stderr)
         return 1

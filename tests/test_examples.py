@@ -110,3 +110,38 @@ async def test_aiohttp_service_runs_the_worker_for_the_life_of_the_app(
     assert not await redis.sismember("resque:workers", worker.id)
     assert await redis.get("resque:stat:processed") == b"4"
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
+async def run_example(name: str, env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """Run ``examples/<name>.py`` in a subprocess; return its status, stdout and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(EXAMPLES / f"{name}.py"), *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        async with asyncio.timeout(45):
+            out, err = await process.communicate()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_progress_example_shows_both_jobs_completing(
+    redis: Redis, cli_env: dict[str, str]
+) -> None:
+    status, out, err = await run_example("progress", cli_env)
+    assert status == 0, err
+    finished = [line for line in out.splitlines() if "completed in" in line]
+    assert len(finished) == 2, out
+    assert any("60/60" in line for line in finished)
+    assert any("120/120" in line for line in finished)
+
+
+async def test_main_example_runs_every_job(redis: Redis, cli_env: dict[str, str]) -> None:
+    status, out, err = await run_example("main", cli_env, "--jobs", "90", "--rate", "500")
+    assert status == 0, err
+    assert "done: 90 processed, 2 failed" in out
+    assert '"exception": "ConnectionRefusedError"' in out

@@ -224,3 +224,24 @@ def test_tick_status_properties() -> None:
         False,
         False,
     )
+
+
+async def test_the_cli_shows_a_scope_as_bars(redis: Redis, cli_env: dict[str, str]) -> None:
+    store = RedisStore(redis)
+    half = await pace.Progress(("user", 5), total=200, job_id="a" * 32, name="Import", store=store)
+    await half.tick(100, force=True)
+    done = await pace.Progress(("user", 5), total=10, job_id="b" * 32, name="Mail", store=store)
+    await done.complete()
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pace.cli", "progress", "user:5", env=cli_env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(child.communicate(), timeout=30)
+    assert child.returncode == 0, err
+    lines = out.decode().splitlines()
+    assert any(
+        "Import aaaaaaaaaaaa" in line and "50.0%" in line and "ETA" in line for line in lines
+    )
+    assert any(
+        "Mail bbbbbbbbbbbb" in line and "100.0%" in line and "completed" in line for line in lines
+    )
