@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pace.client import Client, Info, enqueue
 from pace.connection import connect
+from pace.control import Pause, Pauses
 from pace.errors import (
     CannotRequeue,
     ConfigError,
@@ -56,6 +57,8 @@ __all__ = [
     "JobTimeout",
     "NoSuchFailure",
     "PaceError",
+    "Pause",
+    "Pauses",
     "PoisonJob",
     "Progress",
     "RedisUnavailable",

@@ -16,6 +16,7 @@ from typing import Any
 
 from pace import __version__
 from pace.client import Client, Info
+from pace.control import Pauses
 from pace.errors import ConfigError, PaceError, RedisUnavailable
 from pace.failures import Failure, Failures
 from pace.job import loads
@@ -70,6 +71,15 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     commands.add_parser("info", parents=[common], help="queues, workers, failures and stats")
+
+    stop = commands.add_parser("pause", parents=[common], help="pause a queue for every worker")
+    stop.add_argument("queue", metavar="QUEUE")
+    stop.add_argument(
+        "--for", dest="duration", help="for this long: 30s, 5m, 2h (default: until resumed)"
+    )
+    go = commands.add_parser("resume", parents=[common], help="resume a paused queue")
+    go.add_argument("queue", metavar="QUEUE")
+    go.set_defaults(duration=None)
 
     bars = commands.add_parser("progress", parents=[common], help="progress bars of a scope")
     bars.add_argument("scope", metavar="SCOPE", help="scope parts joined by ':', like user:3421")
@@ -228,6 +238,31 @@ def _format_failure(failure: Failure) -> str:
     return line + (f"  (retried at {failure.retried_at})" if failure.retried_at else "")
 
 
+def _duration(text: str) -> float:
+    """``30s``, ``5m``, ``2h`` or plain seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise ConfigError(f"--for takes a duration like 30s, 5m or 2h, got {text!r}") from None
+    if not seconds > 0:
+        raise ConfigError(f"--for must be a positive duration, got {text!r}")
+    return seconds
+
+
+async def _pause(args: argparse.Namespace, url: str | None) -> None:
+    seconds = None if args.duration is None else _duration(args.duration)
+    async with Client(url, namespace=args.namespace) as client:
+        pauses = Pauses(await client.redis(), client.keys)
+        if args.command == "pause":
+            await pauses.pause_queue(args.queue, seconds)
+            print(f"paused {args.queue}" + ("" if seconds is None else f" for {seconds:g} s"))
+        else:
+            await pauses.resume_queue(args.queue)
+            print(f"resumed {args.queue}")
+
+
 async def _progress(args: argparse.Namespace, url: str | None) -> None:
     from pace.progress_view import show
 
@@ -240,6 +275,8 @@ COMMANDS = {
     "info": _info,
     "failed": _failed,
     "progress": _progress,
+    "pause": _pause,
+    "resume": _pause,
 }
 
 

@@ -108,6 +108,11 @@ class Keys:
         return self.pace("deliveries")
 
     @property
+    def paused(self) -> str:
+        """pace: hash of ``queue:<name>`` / ``worker:<id>`` to when the pause ends (0: never)."""
+        return self.pace("paused")
+
+    @property
     def schedule(self) -> str:
         """sorted set of ``queue:payload`` by the Unix time it is due (retries, delays)."""
         return self.pace("schedule")

@@ -32,6 +32,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from pace import hooks as _hooks
 from pace._runtime import Handler, SignalHandlers, cancel_all, resolver
 from pace.connection import connect, text
+from pace.control import read_pauses
 from pace.errors import ConfigError, InvalidPayload, JobTimeout, PoisonJob, Retry
 from pace.inflight import InFlight
 from pace.job import Job, _current, decode, encode
@@ -50,6 +51,7 @@ T = TypeVar("T")
 
 _STATE_INTERVAL = 1.0  # seconds between jobs-in-progress snapshots
 _SCHEDULE_INTERVAL = 0.25  # seconds between moves of due retries and delayed jobs
+_CONTROL_INTERVAL = 0.5  # seconds between reads of the fleet's pauses
 _MAX_IDLE = 0.5  # longest nap between polls of empty queues
 _REFRESH_QUEUES = 5.0  # seconds between re-reads of resque:queues for '*' and globs
 _OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -146,7 +148,10 @@ class Worker:
         self._finished: asyncio.Event | None = None
         self._wakeup: asyncio.Event | None = None
         self._critical = False  # True while fetched jobs are in hand: never cancel the fetcher then
-        self._fetch_names: list[str] = list(self.queues.spec)
+        self._known_names: list[str] = list(self.queues.spec)  # resolved, in priority order
+        self._paused_names: frozenset[str] = frozenset()  # paused for the fleet (control.py)
+        self._remotely_paused = False  # this worker paused through control.py
+        self._fetch_names: list[str] = list(self.queues.spec)  # known minus paused
         self._fetch_keys: list[str] = [self.keys.queue(name) for name in self._fetch_names]
         # set by start():
         self._resolve: Callable[[str], Handler]
@@ -184,6 +189,8 @@ class Worker:
     @property
     def paused(self) -> bool:
         """True while the worker takes no new jobs."""
+        if self._remotely_paused:
+            return True
         return self._paused_until is not None and time.monotonic() < self._paused_until
 
     @property
@@ -265,7 +272,10 @@ class Worker:
             await self._registration.register(self.dead_after)
             await self._recover_dead()  # before the first fetch: their jobs are first in line
             with self._signals():
-                for loop in (self._fetch_loop, self._liveness, self._scheduler, self._housekeeping):
+                for loop in (
+                    self._fetch_loop, self._liveness, self._scheduler, self._remote_control,
+                    self._housekeeping,
+                ):  # fmt: skip
                     loops.append(asyncio.create_task(loop(), name=f"pace{loop.__name__}"))
                 logger.info("worker %s started", self.id)
                 await self._fire("start", self)
@@ -403,7 +413,11 @@ class Worker:
     async def _refresh_queues(self) -> None:
         assert self._redis is not None
         known = await self._redis.smembers(self.keys.queues)
-        names = self.queues.resolve(map(text, known))
+        self._known_names = self.queues.resolve(map(text, known))
+        self._update_fetch_names()
+
+    def _update_fetch_names(self) -> None:
+        names = [name for name in self._known_names if name not in self._paused_names]
         if names != self._fetch_names:
             self._fetch_names = names
             self._fetch_keys = [self.keys.queue(name) for name in names]
@@ -548,6 +562,23 @@ class Worker:
                 logger.warning(
                     "worker %s is dead; %d of its jobs are back in their queues", dead, moved
                 )
+
+    async def _remote_control(self) -> None:
+        """Follow the fleet's pauses (pace.control): paused queues, and this worker."""
+        assert self._redis is not None
+        while True:
+            try:
+                pauses = await read_pauses(self._redis, self.keys)
+            except RedisError as exc:
+                await self._outage(exc)
+            else:
+                queues = frozenset(p.name for p in pauses if p.kind == "queue")
+                me = any(p.kind == "worker" and p.name == self.id for p in pauses)
+                if queues != self._paused_names or me != self._remotely_paused:
+                    self._paused_names, self._remotely_paused = queues, me
+                    self._update_fetch_names()
+                    self._wake()
+            await asyncio.sleep(_CONTROL_INTERVAL)
 
     async def _scheduler(self) -> None:
         """Move due retries and delayed jobs to their queues."""
