@@ -238,6 +238,7 @@ class InFlight:
                 keys.pace_workers, keys.alive(worker_id), keys.inflight(worker_id),
                 keys.deliveries, keys.workers, keys.heartbeats, keys.worker(worker_id),
                 keys.worker_started(worker_id), keys.worker_jobs(worker_id),
+                keys.worker_metrics(worker_id),
                 keys.stat("processed", worker_id), keys.stat("failed", worker_id),
             ],
             args=[keys.queue(""), worker_id, "1" if dead else "0"],

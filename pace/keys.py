@@ -89,6 +89,10 @@ class Keys:
         """JSON list of every job a (concurrent) worker is running."""
         return self.pace("worker", worker_id, "jobs")
 
+    def worker_metrics(self, worker_id: str) -> str:
+        """pace: JSON of a worker's job durations and rate-limit waits (pace.metrics)."""
+        return self.pace("worker", worker_id, "metrics")
+
     def inflight(self, worker_id: str) -> str:
         """list of ``queue:payload`` entries a worker has taken and not yet settled."""
         return self.pace("worker", worker_id, "inflight")

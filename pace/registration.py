@@ -83,6 +83,10 @@ class Registration:
             alive = await pipe.execute()
         return [worker_id for worker_id, up in zip(others, alive, strict=True) if not up]
 
+    async def publish_metrics(self, metrics: bytes) -> None:
+        """Store the worker's metrics JSON (pace.metrics)."""
+        await self.redis.set(self.keys.worker_metrics(self.worker_id), metrics)
+
     async def publish(self, running: Iterable[Job]) -> None:
         """Show the jobs in progress: the oldest in Resque's key, all of them in pace's."""
         entries = [_working_on(job) for job in running]

@@ -38,6 +38,7 @@ from pace.inflight import InFlight
 from pace.job import Job, _current, decode, encode
 from pace.keys import DEFAULT_NAMESPACE, Keys
 from pace.limiter import RateLimit
+from pace.metrics import WorkerMetrics
 from pace.outcomes import failure_record
 from pace.queues import QueueSelector
 from pace.registration import HEARTBEAT_INTERVAL, Registration
@@ -134,6 +135,7 @@ class Worker:
         self.max_recoveries = max_recoveries
         self.id = f"{socket.gethostname()}:{os.getpid()}:{self.queues}"
         self.hooks = _hooks.Hooks()
+        self.metrics = WorkerMetrics()
         self._redis_url = redis_url
         self._redis = redis
         self._running: dict[Job, asyncio.Task[None]] = {}
@@ -380,7 +382,9 @@ class Worker:
                     refreshed = time.monotonic()
                 wanted = min(self.concurrency - len(self._running), self.batch_size)
                 if self.limit is not None:
+                    waiting = time.monotonic()
                     wanted = await self.limit.take(wanted)
+                    self.metrics.rate_limit_wait += time.monotonic() - waiting
                 self._critical = True
                 fetched = await self._inflight.fetch(self._fetch_keys, self._fetch_names, wanted)
                 self._redis_back()
@@ -473,17 +477,21 @@ class Worker:
 
     async def _perform(self, job: Job) -> None:
         handler = self._resolve(job.class_name)
-        if self.job_timeout is None:
-            await handler(job)
-            return
-        async with asyncio.timeout(self.job_timeout) as deadline:
-            try:
+        started = time.monotonic()
+        try:
+            if self.job_timeout is None:
                 await handler(job)
-            except asyncio.CancelledError:
-                if not deadline.expired():
-                    raise
-        if deadline.expired():
-            raise JobTimeout(f"the job ran longer than its {self.job_timeout:g} s timeout")
+                return
+            async with asyncio.timeout(self.job_timeout) as deadline:
+                try:
+                    await handler(job)
+                except asyncio.CancelledError:
+                    if not deadline.expired():
+                        raise
+            if deadline.expired():
+                raise JobTimeout(f"the job ran longer than its {self.job_timeout:g} s timeout")
+        finally:
+            self.metrics.observe(time.monotonic() - started)
 
     async def _failed(self, job: Job, entry: bytes, exc: BaseException) -> None:
         """Schedule a retry if the job's policy (or its ``Retry``) allows one; else fail it."""
@@ -592,7 +600,8 @@ class Worker:
             await asyncio.sleep(_SCHEDULE_INTERVAL)
 
     async def _housekeeping(self) -> None:
-        """Resque's heartbeat every 60 s; publish the jobs in progress when they change."""
+        """Resque's heartbeat every 60 s; publish the jobs in progress when they change, and
+        the worker's metrics."""
         last_beat = time.monotonic()
         shown: list[Job] = []
         while True:
@@ -605,5 +614,6 @@ class Worker:
                 if running != shown:
                     await self._registration.publish(running)
                     shown = running
+                await self._registration.publish_metrics(self.metrics.to_json(len(running)))
             except RedisError as exc:
                 await self._outage(exc)

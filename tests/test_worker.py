@@ -445,3 +445,25 @@ async def test_stop_after_a_failed_start_returns() -> None:
     with pytest.raises(pace.RedisUnavailable):
         await worker.start(noop)
     await asyncio.wait_for(worker.stop(), timeout=2)
+
+
+async def test_worker_publishes_its_metrics(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    async def handler(job: pace.Job) -> None:
+        await asyncio.sleep(0.02)
+
+    await client.enqueue_many("q", "Job", [[1], [2], [3]])
+    worker = await start(["q"], handler, jobs_per_second=100)
+
+    async def counted() -> Any:
+        raw = await redis.get(f"resque:pace:worker:{worker.id}:metrics")
+        return raw and json.loads(raw)["count"] == 3
+
+    await wait_for(counted, timeout=5)
+    metrics = json.loads(await redis.get(f"resque:pace:worker:{worker.id}:metrics"))
+    buckets = {str(bound): count for bound, count in metrics["buckets"]}
+    assert buckets["0.01"] == 0
+    assert buckets["0.025"] == buckets["+Inf"] == 3
+    assert 0.06 <= metrics["sum"] < 1
+    assert metrics["in_flight"] == 0
