@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 from pace.errors import ConfigError
@@ -64,13 +64,32 @@ class Hooks:
         return self._by_event.get(event, [])
 
 
-async def fire(chain: tuple[Hooks, ...], event: str, *args: Any) -> None:
-    """Call every hook of ``event`` in ``chain`` order; log (never raise) what they raise."""
-    for hooks in chain:
-        for hook in hooks.get(event):
-            try:
-                result = hook(*args)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                logger.exception("%r hook %r raised; ignored", event, hook)
+class _Done:
+    """An awaitable that is already done: what :func:`fire` returns when no hook listens."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        yield from ()
+
+
+_DONE = _Done()
+
+
+def fire(chain: tuple[Hooks, ...], event: str, *args: Any) -> Awaitable[None]:
+    """Call every hook of ``event`` in ``chain`` order; log (never raise) what they raise.
+
+    With no hook for the event (the usual case, once per job) nothing is created.
+    """
+    hooks = [hook for registry in chain for hook in registry.get(event)]
+    return _call(event, hooks, args) if hooks else _DONE
+
+
+async def _call(event: str, hooks: list[Hook], args: tuple[Any, ...]) -> None:
+    for hook in hooks:
+        try:
+            result = hook(*args)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            logger.exception("%r hook %r raised; ignored", event, hook)

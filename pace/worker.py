@@ -178,8 +178,8 @@ class Worker:
     remove_hook = _AddHook("remove")
     """``remove_hook(event, hook)``: undo :meth:`add_hook`."""
 
-    async def _fire(self, event: str, *args: Any) -> None:
-        await _hooks.fire((Worker.class_hooks, self.hooks), event, *args)
+    def _fire(self, event: str, *args: Any) -> Awaitable[None]:
+        return _hooks.fire((Worker.class_hooks, self.hooks), event, *args)
 
     # -- pause and stop -----------------------------------------------------------------
 
