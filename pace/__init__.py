@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+from pace.batch import BatchJob
 from pace.client import Client, Info, enqueue
 from pace.connection import connect
 from pace.control import Pause, Pauses
@@ -23,18 +24,24 @@ from pace.errors import (
     InvalidPayload,
     JobError,
     JobTimeout,
+    NoSuchBatch,
     NoSuchFailure,
+    NoSuchMultiStepTask,
+    NoSuchStagedGroup,
     PaceError,
     PoisonJob,
     RedisUnavailable,
     Retry,
+    StageComplete,
     UnknownJobClass,
 )
 from pace.failures import Failure, Failures, RequeueSummary
 from pace.job import Job, current_job
+from pace.multistep import MultiStepTask
 from pace.progress import Progress, Tick
 from pace.retry import RetryPolicy
 from pace.runner import run
+from pace.stages import Stage, StagedGroup, StagedJobHandle
 from pace.worker import Handler, Worker
 
 __version__ = "0.1.0"
@@ -43,6 +50,7 @@ redis_url: str | None = None
 """The Redis URL, when no URL is given explicitly; else ``REDIS_URL``, else localhost."""
 
 __all__ = [
+    "BatchJob",
     "CannotRequeue",
     "Client",
     "ConfigError",
@@ -55,7 +63,11 @@ __all__ = [
     "Job",
     "JobError",
     "JobTimeout",
+    "MultiStepTask",
+    "NoSuchBatch",
     "NoSuchFailure",
+    "NoSuchMultiStepTask",
+    "NoSuchStagedGroup",
     "PaceError",
     "Pause",
     "Pauses",
@@ -65,6 +77,10 @@ __all__ = [
     "RequeueSummary",
     "Retry",
     "RetryPolicy",
+    "Stage",
+    "StageComplete",
+    "StagedGroup",
+    "StagedJobHandle",
     "Tick",
     "UnknownJobClass",
     "Worker",

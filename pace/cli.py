@@ -1,4 +1,5 @@
-"""``pace-worker``: run workers, enqueue jobs, show what is queued, manage failed jobs.
+"""``pace-worker``: run workers, enqueue jobs, show what is queued, manage failed jobs, serve
+the web page.
 
 Errors the user can fix (a bad flag, an unreachable Redis, an app that will not import) are
 one line on stderr and exit status 2 (1 for an unreachable Redis), never a traceback.
@@ -7,9 +8,13 @@ one line on stderr and exit status 2 (1 for an unreachable Redis), never a trace
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import importlib
+import ipaddress
 import logging
+import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -87,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
         "--watch", action="store_true", help="refresh every second until every job is over"
     )
     _failed_parser(commands, common)
+    serve = commands.add_parser(
+        "web", parents=[common], help="serve the status page, the HTTP API and /metrics"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (8080)")
+    serve.add_argument(
+        "--token", help="require this token on every request (default: $PACE_WEB_TOKEN)"
+    )
     return parser
 
 
@@ -269,6 +282,49 @@ async def _progress(args: argparse.Namespace, url: str | None) -> None:
     await show(args.scope.split(":"), url, namespace=args.namespace, watch=args.watch)
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name, or every interface ("", "0.0.0.0", "::")
+
+
+async def _web(args: argparse.Namespace, url: str | None) -> None:
+    from aiohttp import web
+
+    from pace.web import create_app
+
+    token = args.token or os.environ.get("PACE_WEB_TOKEN") or None
+    local = _loopback(args.host)
+    if not local and token is None:
+        print(
+            f"pace-worker: warning: serving on {args.host} without a token: anyone who can reach "
+            "it sees the queues and jobs, and every action is refused; set --token or "
+            "PACE_WEB_TOKEN",
+            file=sys.stderr,
+        )
+    app = create_app(url, namespace=args.namespace, token=token, remote=None if local else True)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
+    await runner.setup()  # connects to Redis: RedisUnavailable ends here
+    try:
+        try:
+            await web.TCPSite(runner, args.host, args.port).start()
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
+        host, port = runner.addresses[0][:2]
+        shown = f"[{host}]" if ":" in host else host
+        print(f"pace web on http://{shown}:{port}/ (Ctrl-C stops it)", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
 COMMANDS = {
     "run": _run,
     "enqueue": _enqueue,
@@ -277,6 +333,7 @@ COMMANDS = {
     "progress": _progress,
     "pause": _pause,
     "resume": _pause,
+    "web": _web,
 }
 
 
@@ -291,6 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "run" and args.concurrency < 1:
         parser.error("--concurrency must be at least 1")
+    if args.command == "web" and not 0 <= args.port <= 65535:
+        parser.error("--port must be between 0 and 65535")
     try:
         with _redis_url(args) as url:
             run(COMMANDS[args.command](args, url), use_uvloop=not getattr(args, "no_uvloop", False))

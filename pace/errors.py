@@ -8,6 +8,10 @@ The tree::
     ├── EmbeddedUnavailable                the embedded redis-server cannot be started
     ├── NoSuchFailure (also LookupError)   no failure record at that index
     ├── CannotRequeue                      a failure record that holds no job to requeue
+    ├── NoSuchBatch (also LookupError)     the batch finished, expired or was deleted
+    │   ├── NoSuchMultiStepTask            ... a multi-step task (pace.MultiStepTask)
+    │   └── NoSuchStagedGroup              ... a staged group (pace.StagedGroup)
+    ├── StageComplete                      jobs added to a multi-step task that is finalizing
     ├── JobError                           a job that cannot run; becomes a failure record
     │   ├── InvalidPayload                 not a Resque job (bad JSON, no class, ...)
     │   ├── UnknownJobClass                no handler registered for the job's class
@@ -25,11 +29,15 @@ __all__ = [
     "InvalidPayload",
     "JobError",
     "JobTimeout",
+    "NoSuchBatch",
     "NoSuchFailure",
+    "NoSuchMultiStepTask",
+    "NoSuchStagedGroup",
     "PaceError",
     "PoisonJob",
     "RedisUnavailable",
     "Retry",
+    "StageComplete",
     "UnknownJobClass",
 ]
 
@@ -80,6 +88,43 @@ class CannotRequeue(PaceError):
         self.index = index
         self.reason = reason
         super().__init__(f"failure {index} cannot be requeued: {reason}")
+
+
+class NoSuchBatch(PaceError, LookupError):
+    """No batch with that id: it finished (its state goes with it), expired or was deleted."""
+
+    kind = "batch"
+
+    def __init__(self, batch_id: str) -> None:
+        self.batch_id = batch_id
+        super().__init__(
+            f"no {self.kind} {batch_id!r}: it finished, expired or was deleted (or never existed)"
+        )
+
+
+class NoSuchMultiStepTask(NoSuchBatch):
+    """No multi-step task with that id (see :meth:`pace.MultiStepTask.find`)."""
+
+    kind = "multi-step task"
+
+
+class NoSuchStagedGroup(NoSuchBatch):
+    """No staged group with that id (see :meth:`pace.StagedGroup.find`)."""
+
+    kind = "staged group"
+
+
+class StageComplete(PaceError):
+    """Jobs added to a stage that is already complete, where that would break the order: a
+    multi-step task's normal jobs once its finalization jobs have begun."""
+
+    def __init__(self, batch_id: str, stage: int) -> None:
+        self.batch_id = batch_id
+        self.stage = stage
+        super().__init__(
+            f"stage {stage} of {batch_id!r} is complete (finalization has begun); "
+            "jobs can no longer be added to it"
+        )
 
 
 class JobError(PaceError):

@@ -1,9 +1,15 @@
 """Failure administration: list, requeue and remove ``resque:failed`` records as Resque does.
 
 A failure's id is its index in the list (0 = oldest), as in Ruby's ``Resque::Failure``; a
-negative index counts from the end. Every change is atomic: a requeue writes the record back
-(with ``retried_at``) and enqueues its job only if the record at that index is still the one
-it read, so a concurrent remove cannot make it requeue the wrong record.
+negative index counts from the end. A requeue enqueues ``{"class", "args"}`` as Ruby does; a
+job of a multi-step task or staged group also keeps pace's ``id``, ``pace_batch`` and
+``pace_stage``, so that it still counts in its batch (its retry count, ``pace_attempt``,
+starts again). A requeue from Ruby or resque-web keeps only class and args: the job then runs
+outside its batch, which goes on waiting for it (see :mod:`pace.batch`).
+
+Every change is atomic: a requeue writes the record back (with ``retried_at``) and enqueues
+its job only if the record at that index is still the one it read, so a concurrent remove
+cannot make it requeue the wrong record.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from redis.commands.core import AsyncScript
 from pace._time import failed_at, utcnow
 from pace.client import Client
 from pace.errors import CannotRequeue, ConfigError, NoSuchFailure, PaceError
-from pace.job import encode, loads
+from pace.job import BATCH_FIELD, ID_FIELD, STAGE_FIELD, encode, loads
 from pace.queues import check_queue_name
 
 __all__ = ["Failure", "Failures", "RequeueSummary"]
@@ -210,7 +216,8 @@ class Failures:
 
         As Ruby's ``Resque::Failure::Redis.requeue`` (``requeue_to`` with ``queue``): the
         record gets ``retried_at`` and stays in place, and the job is pushed as
-        ``{"class":..,"args":[..]}`` (nothing else) onto the record's queue, or ``queue``.
+        ``{"class":..,"args":[..]}`` onto the record's queue, or ``queue``; a batch job keeps
+        its ``id``, ``pace_batch`` and ``pace_stage`` (see the module docstring).
 
         Raises:
             NoSuchFailure: no record at that index.
@@ -392,7 +399,18 @@ def _plan(position: int, raw: bytes, queue: str | None) -> _Update:
         raise CannotRequeue(position, f"its queue is not a queue name: {target!r}") from None
     record["retried_at"] = failed_at(utcnow())  # an earlier retried_at is replaced in place
     try:
-        updated, job = encode(record), encode({"class": class_name, "args": args or []})
+        updated, job = encode(record), encode(_requeued(payload, class_name, args or []))
     except ValueError as exc:  # a number or string JSON cannot carry (1e400, a lone surrogate)
         raise CannotRequeue(position, f"it cannot be encoded as JSON again: {exc}") from None
     return _Update(position, raw, updated, target, job)
+
+
+_KEPT = (ID_FIELD, BATCH_FIELD, STAGE_FIELD)
+
+
+def _requeued(payload: dict[str, Any], class_name: str, args: list[Any]) -> dict[str, Any]:
+    """The job a requeue enqueues: class and args, plus a batch job's own keys."""
+    job: dict[str, Any] = {"class": class_name, "args": args}
+    if BATCH_FIELD in payload:
+        job.update((key, payload[key]) for key in _KEPT if key in payload)
+    return job

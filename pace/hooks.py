@@ -81,8 +81,12 @@ def fire(chain: tuple[Hooks, ...], event: str, *args: Any) -> Awaitable[None]:
 
     With no hook for the event (the usual case, once per job) nothing is created.
     """
-    hooks = [hook for registry in chain for hook in registry.get(event)]
-    return _call(event, hooks, args) if hooks else _DONE
+    for registry in chain:
+        if registry.get(event):
+            break
+    else:
+        return _DONE
+    return _call(event, [hook for registry in chain for hook in registry.get(event)], args)
 
 
 async def _call(event: str, hooks: list[Hook], args: tuple[Any, ...]) -> None:

@@ -6,17 +6,25 @@ a transition retried after a lost reply, or raced by the recovery of a worker pr
 finds no entry and changes nothing. So stats are never counted twice, and a job is never both
 requeued and recorded. An entry is ``queue:payload`` (queue names never hold ``:``).
 
-Successes are settled in batches: every job that finishes while a batch is being prepared
-shares one script call, and each waits until it is stored.
+Successes are settled in batches: the worker groups the jobs that finish while the previous
+acknowledgement is in flight into the next one (group commit).
+
+A job of a multi-step task or staged group (its payload names a ``pace_batch``) settles through
+the ``batch_*`` methods instead: one script each (``pace/_batch_scripts.py``) that does what
+the plain settle does, gated on the same LREM, and updates its batch in the same step (its
+status, its stage's counters, and the start of the next stage when it was the last). Other
+jobs never pay for it.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 
+from pace._batch_scripts import SCRIPTS as BATCH_SCRIPTS
+from pace.job import batch_of
 from pace.keys import Keys
 
 __all__ = ["InFlight", "entry_of", "split_entry"]
@@ -134,14 +142,12 @@ def split_entry(entry: bytes) -> tuple[str, bytes]:
 class InFlight:
     """The in-flight list of one worker, and the atomic moves in and out of it."""
 
-    __slots__ = ("_batch", "_pending", "_scripts", "keys", "redis", "worker_id")
+    __slots__ = ("_scripts", "keys", "redis", "worker_id")
 
     def __init__(self, redis: Redis, keys: Keys, worker_id: str) -> None:
         self.redis = redis
         self.keys = keys
         self.worker_id = worker_id
-        self._pending: list[bytes] = []
-        self._batch: asyncio.Future[None] | None = None
         self._scripts = {
             name: redis.register_script(source)
             for name, source in (
@@ -164,37 +170,18 @@ class InFlight:
         reply = await self._scripts["fetch"](keys=keys, args=[wanted, *names])
         return [(names[reply[i]], reply[i + 1], reply[i + 2]) for i in range(0, len(reply), 3)]
 
-    async def succeeded(self, entry: bytes) -> None:
-        """Settle a job that succeeded: out of the in-flight list, counted as processed.
-
-        The first job of a batch waits one loop turn for others to join, then stores them all;
-        every job of the batch returns once that is done (or raises what storing raised).
-        """
-        self._pending.append(entry)
-        if self._batch is not None:
-            await asyncio.shield(self._batch)
-            return
-        batch = self._batch = asyncio.get_running_loop().create_future()
-        try:
-            await asyncio.sleep(0)
-            entries, self._pending, self._batch = self._pending, [], None
-            keys = self.keys
-            await self._scripts["ack"](
-                keys=[
-                    self.key, keys.stat("processed"), keys.stat("processed", self.worker_id),
-                    keys.deliveries,
-                ],
-                args=entries,
-            )  # fmt: skip
-        except BaseException as exc:
-            batch.set_exception(exc)
-            batch.exception()  # retrieved: the followers re-raise it, the leader raises it here
-            raise
-        else:
-            batch.set_result(None)
-        finally:
-            if self._batch is batch:
-                self._batch = None
+    async def succeeded(self, entries: Sequence[bytes]) -> int:
+        """Settle jobs that succeeded: out of the in-flight list, counted as processed, in one
+        script call (the worker groups them); returns how many were still in flight."""
+        keys = self.keys
+        done: int = await self._scripts["ack"](
+            keys=[
+                self.key, keys.stat("processed"), keys.stat("processed", self.worker_id),
+                keys.deliveries,
+            ],
+            args=list(entries),
+        )  # fmt: skip
+        return done
 
     async def failed(self, entry: bytes, record: bytes) -> bool:
         """Settle a failed job: its record appended to ``resque:failed``, counted as Ruby does."""
@@ -244,3 +231,68 @@ class InFlight:
             args=[keys.queue(""), worker_id, "1" if dead else "0"],
         )  # fmt: skip
         return moved
+
+    # -- batch jobs (pace.batch) --------------------------------------------------------
+
+    async def _batch_settle(self, name: str, keys: list[str], args: list[Any]) -> int:
+        script = self._scripts.get(f"batch_{name}")
+        if script is None:
+            script = self._scripts[f"batch_{name}"] = self.redis.register_script(
+                BATCH_SCRIPTS[name]
+            )
+        k = self.keys
+        result: int = await script(
+            keys=[k.queues, k.schedule, k.batches, *keys],
+            args=[k.batch_prefix, k.queue(""), *args],
+        )
+        return result
+
+    async def batch_running(self, payload: Mapping[str, Any]) -> None:
+        """Mark a batch job running (a failed one requeued stops counting as failed)."""
+        member = batch_of(payload)
+        if member is not None:
+            await self._batch_settle("running", [], list(member))
+
+    async def batch_succeeded(self, entry: bytes, payload: Mapping[str, Any]) -> bool:
+        """:meth:`succeeded` for a batch job, alone, with its batch's bookkeeping."""
+        member = batch_of(payload)
+        if member is None:
+            return await self.succeeded([entry]) == 1
+        keys = self.keys
+        stored = await self._batch_settle(
+            "ack",
+            [
+                self.key, keys.stat("processed"), keys.stat("processed", self.worker_id),
+                keys.deliveries,
+            ],
+            [entry, *member],
+        )  # fmt: skip
+        return stored == 1
+
+    async def batch_failed(self, entry: bytes, record: bytes, payload: Mapping[str, Any]) -> bool:
+        """:meth:`failed` for a batch job, with its batch's bookkeeping."""
+        member = batch_of(payload)
+        if member is None:
+            return await self.failed(entry, record)
+        keys, worker_id = self.keys, self.worker_id
+        stored = await self._batch_settle(
+            "fail",
+            [
+                self.key, keys.failed, keys.stat("failed"), keys.stat("failed", worker_id),
+                keys.stat("processed"), keys.stat("processed", worker_id), keys.deliveries,
+            ],
+            [entry, record, *member],
+        )  # fmt: skip
+        return stored == 1
+
+    async def batch_schedule(
+        self, entry: bytes, new_entry: bytes, due: float, payload: Mapping[str, Any]
+    ) -> bool:
+        """:meth:`schedule` for a batch job: it is ``pending_re_run`` and holds its stage."""
+        member = batch_of(payload)
+        if member is None:
+            return await self.schedule(entry, new_entry, due)
+        moved = await self._batch_settle(
+            "schedule", [self.key, self.keys.deliveries], [entry, new_entry, due, *member]
+        )
+        return moved == 1

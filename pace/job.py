@@ -6,20 +6,39 @@ import hashlib
 import json
 import reprlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from pace.errors import InvalidPayload
 
 if TYPE_CHECKING:
+    from pace.multistep import MultiStepTask
     from pace.progress import Progress, Scope
+    from pace.stages import StagedJobHandle
     from pace.worker import Worker
 
-__all__ = ["Job", "current_job", "decode", "encode", "loads", "new_job"]
+__all__ = [
+    "BATCH_FIELD",
+    "ID_FIELD",
+    "STAGE_FIELD",
+    "Job",
+    "batch_of",
+    "current_job",
+    "decode",
+    "encode",
+    "loads",
+    "new_job",
+]
 
 ID_FIELD = "id"
 """The payload key of pace's job id; Ruby Resque ignores keys it does not know."""
+BATCH_FIELD = "pace_batch"
+"""The payload key of the batch (multi-step task or staged group) a job belongs to."""
+STAGE_FIELD = "pace_stage"
+"""The payload key of the stage (1, 2, ...) of its batch a job belongs to."""
 
 _current: ContextVar[Job | None] = ContextVar("pace_current_job", default=None)
 
@@ -41,14 +60,45 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+_STRICT = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def loads(text: str | bytes) -> Any:
-    """``json.loads`` that refuses NaN and Infinity, as Ruby's ``JSON.parse`` does."""
-    return json.loads(text, parse_constant=_refuse_constant)
+    """Parse JSON as Ruby's ``JSON.parse`` does: UTF-8 only, no NaN or Infinity.
+
+    orjson parses the common case fast; what it refuses (and big integers, which it cannot
+    hold) goes through the standard library, whose errors say what is wrong.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _STRICT.decode(text.decode() if isinstance(text, bytes) else text)
 
 
-def new_job(class_name: str, args: Sequence[Any]) -> tuple[str, bytes]:
+def batch_of(payload: Mapping[str, Any]) -> tuple[str, str, int] | None:
+    """``(batch id, job id, stage)`` of a batch job's payload; ``None`` for any other job
+    (a payload whose batch keys are not what pace writes is treated as no batch's)."""
+    batch_id = payload.get(BATCH_FIELD)
+    job_id = payload.get(ID_FIELD)
+    stage = payload.get(STAGE_FIELD)
+    if (
+        isinstance(batch_id, str)
+        and batch_id
+        and ":" not in batch_id
+        and isinstance(job_id, str)
+        and job_id
+        and type(stage) is int
+        and stage >= 1
+    ):
+        return batch_id, job_id, stage
+    return None
+
+
+def new_job(
+    class_name: str, args: Sequence[Any], extra: Mapping[str, Any] | None = None
+) -> tuple[str, bytes]:
     """A new job's id and its JSON, ``{"class":..,"args":[..],"id":..}``: what
-    ``Resque.enqueue`` writes, plus an id Ruby ignores.
+    ``Resque.enqueue`` writes, plus an id Ruby ignores (and ``extra`` keys after it).
 
     Raises:
         InvalidPayload: the class is not a non-empty string, or the args are not JSON values.
@@ -56,8 +106,11 @@ def new_job(class_name: str, args: Sequence[Any]) -> tuple[str, bytes]:
     if not isinstance(class_name, str) or not class_name:
         raise InvalidPayload(f"a job class must be a non-empty string, got {class_name!r}")
     job_id = uuid.uuid4().hex
+    payload = {"class": class_name, "args": list(args), ID_FIELD: job_id}
+    if extra:
+        payload.update(extra)
     try:
-        return job_id, encode({"class": class_name, "args": list(args), ID_FIELD: job_id})
+        return job_id, encode(payload)
     except (TypeError, ValueError) as exc:
         raise InvalidPayload(f"job args must be JSON values: {exc}") from None
 
@@ -149,6 +202,35 @@ class Job:
         self._progresses.append(progress)
         return progress
 
+    @property
+    def multi_step_task(self) -> MultiStepTask | None:
+        """The :class:`pace.MultiStepTask` this job belongs to (``None`` for other jobs), on
+        the worker's connection: a running job can add jobs to its own task.
+
+        Example::
+
+            async def handler(job: pace.Job) -> None:
+                await job.multi_step_task.add_job("ConvertPost", post_id)
+        """
+        from pace.multistep import task_of
+
+        return task_of(self)
+
+    @property
+    def staged(self) -> StagedJobHandle | None:
+        """This job as part of its :class:`pace.StagedGroup` (``None`` for other jobs): its
+        stage, its group and its status message, on the worker's connection.
+
+        Example::
+
+            async def handler(job: pace.Job) -> None:
+                await job.staged.set_status_message("halfway")
+                await job.staged.group.stage(3).enqueue("Summary")
+        """
+        from pace.stages import handle_of
+
+        return handle_of(self)
+
     async def fail_progress(self, reason: str) -> None:
         """Mark every running progress of this job failed (the worker does, when it fails)."""
         for progress in self._progresses or ():
@@ -168,7 +250,7 @@ def decode(raw: bytes, queue: str, worker: Worker | None = None) -> Job:
             are missing or of the wrong type. The message says which.
     """
     try:
-        payload = loads(raw.decode())  # bytes would let json guess UTF-16 or UTF-32
+        payload = loads(raw)
     except UnicodeDecodeError as exc:
         raise InvalidPayload(
             f"payload is not valid UTF-8: {exc.reason} at byte {exc.start}"

@@ -120,3 +120,26 @@ class Keys:
     def schedule(self) -> str:
         """sorted set of ``queue:payload`` by the Unix time it is due (retries, delays)."""
         return self.pace("schedule")
+
+    # Batches (pace/batch.py): multi-step tasks and staged groups
+    @property
+    def batches(self) -> str:
+        """sorted set of every batch id by creation time (Unix seconds)."""
+        return self.pace("batches")
+
+    def batch(self, batch_id: str, *parts: str) -> str:
+        """A batch's hash (fields and counters), or one of its other keys.
+
+        ``batch(id)`` hash; ``batch(id, "jobs")`` hash job id -> status;
+        ``batch(id, "messages")`` hash job id -> status message; ``batch(id, "info")`` hash
+        job id -> JSON of class, args, queue, queue_time and stage; ``batch(id, "stage", n,
+        "jobs")`` list of the stage's job ids in order; ``batch(id, "stage", n, "pending")``
+        list of the entries to enqueue when a stage that has not started yet starts. The Lua
+        scripts of pace/batch.py build the same names from ``batch_prefix``.
+        """
+        return self.pace("batch", batch_id, *parts)
+
+    @property
+    def batch_prefix(self) -> str:
+        """``<namespace>:pace:batch:``: a batch's keys are this, its id, then ``:part``."""
+        return self.pace("batch", "")

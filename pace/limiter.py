@@ -13,8 +13,8 @@ from pace.errors import ConfigError
 
 __all__ = ["RateLimit"]
 
-_WINDOW = 1.005
-"""The window of the hard bound: one second plus 5 ms of tolerance for timer jitter."""
+_WINDOW = 1.01
+"""The window of the hard bound: one second plus 10 ms of tolerance for timer jitter."""
 
 
 class RateLimit:
@@ -25,8 +25,9 @@ class RateLimit:
     busy machine) is caught up rather than lost. That bucket alone would allow a tenth more
     than the rate in some second, so :meth:`admit`, called as the fetched jobs start, keeps a
     log of the last ``rate`` start times and holds starts back until the start ``rate`` places
-    earlier is 1.005 s old. The bound then holds exactly, with 5 ms to spare for jitter in
-    whoever measures it, and the steady rate stays within 0.5% of the target. A pause saves
+    earlier is 1.01 s old. The bound then holds exactly, with 10 ms to spare for jitter in
+    whoever measures it (a busy event loop starts a job a little after its permit), and the
+    steady rate stays within 1% of the target. A pause saves
     up nothing beyond the bucket, and the log still applies after it.
 
     Example::

@@ -61,7 +61,8 @@ logger = logging.getLogger("pace")
 Scope = str | int | Sequence[str | int]
 """A scope: ``("user", 3421)``, or one part (``"imports"``)."""
 
-_RESERVED = {"worker", "workers", "deliveries", "schedule"}  # pace's own keys live there
+_RESERVED = {"worker", "workers", "deliveries", "schedule", "batches"}  # pace's own keys
+_RESERVED_PREFIXES = {"batch"}  # pace:batch:<id>... are batches' (a lone "batch" scope is free)
 _now = time.time  # the clock; tests replace it
 
 
@@ -71,9 +72,11 @@ def scope_key(scope: Scope) -> str:
     names = [str(part) for part in parts]
     if not names or not all(names):
         raise ConfigError(f"a progress scope needs non-empty parts, got {scope!r}")
-    if names[0] in _RESERVED:
-        raise ConfigError(f"progress scopes cannot start with {names[0]!r}: pace uses that name")
-    return ":".join(names)
+    key = ":".join(names)
+    head, _, rest = key.partition(":")
+    if head in _RESERVED or (head in _RESERVED_PREFIXES and rest):
+        raise ConfigError(f"progress scopes cannot start with {head!r}: pace uses that name")
+    return key
 
 
 def _iso(seconds: float | None) -> str | None:

@@ -35,7 +35,7 @@ from pace.connection import connect, text
 from pace.control import read_pauses
 from pace.errors import ConfigError, InvalidPayload, JobTimeout, PoisonJob, Retry
 from pace.inflight import InFlight
-from pace.job import Job, _current, decode, encode
+from pace.job import BATCH_FIELD, Job, _current, decode, encode
 from pace.keys import DEFAULT_NAMESPACE, Keys
 from pace.limiter import RateLimit
 from pace.metrics import WorkerMetrics
@@ -139,8 +139,9 @@ class Worker:
         self._redis_url = redis_url
         self._redis = redis
         self._running: dict[Job, asyncio.Task[None]] = {}
-        self._entries: dict[Job, bytes] = {}
-        self._interrupted: set[Job] = set()
+        self._interrupted: dict[Job, bytes] = {}  # job -> its in-flight entry
+        self._acks: list[tuple[Job, bytes]] = []  # succeeded, acknowledgement not stored yet
+        self._acking: asyncio.Task[None] | None = None
         self._prefixes: dict[str, bytes] = {}
         self._paused_until: float | None = None
         self._stop_grace: float | None = None
@@ -315,18 +316,21 @@ class Worker:
 
     async def _drain(self, timeout: float | None) -> None:
         """Wait up to ``timeout`` for jobs in flight, cancel the rest, and put those back at the
-        head of their queues in the order they were taken."""
-        if not self._running:
-            return
-        order = list(self._running)
-        _done, pending = await asyncio.wait(list(self._running.values()), timeout=timeout)
-        if pending:
-            logger.info("cancelling %d jobs in flight", len(pending))
-            await cancel_all(pending, timeout=5)
-        interrupted = [self._entries.pop(job) for job in order if job in self._interrupted]
-        self._interrupted.clear()
-        with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
-            await self._inflight.requeue(interrupted)
+        head of their queues in the order they were taken; then store the last successes."""
+        if self._running:
+            order = list(self._running)
+            _done, pending = await asyncio.wait(list(self._running.values()), timeout=timeout)
+            if pending:
+                logger.info("cancelling %d jobs in flight", len(pending))
+                await cancel_all(pending, timeout=5)
+            interrupted = [self._interrupted[job] for job in order if job in self._interrupted]
+            self._interrupted.clear()
+            with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
+                await self._inflight.requeue(interrupted)
+        acking = self._acking
+        if acking is not None:  # bounded: if Redis is away, release() requeues them
+            await asyncio.wait([acking], timeout=5)
+            await cancel_all([acking], timeout=1)
 
     def _signals(self) -> SignalHandlers:
         actions: dict[signal.Signals, Callable[[], None]] = {
@@ -374,13 +378,13 @@ class Worker:
         refreshed = -math.inf
         while not self._stopping:
             try:
-                if self.paused or len(self._running) >= self.concurrency:
+                if self.paused or self._in_flight >= self.concurrency:
                     await self._nap(self._pause_left())
                     continue
                 if self.queues.dynamic and (idle or time.monotonic() - refreshed > _REFRESH_QUEUES):
                     await self._refresh_queues()
                     refreshed = time.monotonic()
-                wanted = min(self.concurrency - len(self._running), self.batch_size)
+                wanted = min(self.concurrency - self._in_flight, self.batch_size)
                 if self.limit is not None:
                     waiting = time.monotonic()
                     wanted = await self.limit.take(wanted)
@@ -396,7 +400,7 @@ class Worker:
                 elif fetched:
                     idle = 0.0
                     await self._dispatch(fetched)
-                elif self.burst and not self._running:
+                elif self.burst and not self._in_flight:
                     logger.info("queues are empty; burst mode stops the worker")
                     self.request_stop(None)
                 else:
@@ -434,9 +438,10 @@ class Worker:
 
     async def _dispatch(self, fetched: list[tuple[str, bytes, int]]) -> None:
         now = time.time()
-        running, entries = self._running, self._entries
+        running, prefixes = self._running, self._prefixes
         for queue, raw, recoveries in fetched:
-            entry = self._entry(queue, raw)
+            prefix = prefixes.get(queue) or self._entry(queue, b"")
+            entry = prefix + raw
             try:
                 job = decode(raw, queue, self)
             except InvalidPayload as exc:
@@ -447,33 +452,63 @@ class Worker:
                 await self._fail(queue, raw, job.payload, entry, poison)
                 continue
             job.started_at = now
-            entries[job] = entry
-            running[job] = asyncio.create_task(self._run(job))
+            running[job] = asyncio.create_task(self._run(job, entry))
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job, entry: bytes) -> None:
         _current.set(job)
-        entry = self._entries[job]
+        batched = BATCH_FIELD in job.payload  # a multi-step task's or staged group's (pace.batch)
         try:
             try:
+                if batched:
+                    await self._settle(self._inflight.batch_running, job.payload)
                 await self._perform(job)
             except asyncio.CancelledError as cancelled:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
-                    self._interrupted.add(job)  # stopping: _drain puts it back in its queue
+                    self._interrupted[job] = entry  # stopping: _drain puts it back in its queue
                     raise
                 exc: BaseException = asyncio.CancelledError("the job cancelled itself")
                 await self._failed(job, entry, exc.with_traceback(cancelled.__traceback__))
             except Exception as exc:
                 await self._failed(job, entry, exc)
             else:
-                await self._settle(self._inflight.succeeded, entry)
-                logger.debug("%r done", job)
-                await self._fire("processed", job)
+                if batched:
+                    await self._settle(self._inflight.batch_succeeded, entry, job.payload)
+                    logger.debug("%r done", job)
+                    await self._fire("processed", job)
+                else:
+                    self._acknowledge(job, entry)
         finally:
             del self._running[job]
-            if job not in self._interrupted:
-                del self._entries[job]
             self._wake()
+
+    def _acknowledge(self, job: Job, entry: bytes) -> None:
+        """Queue a succeeded job's acknowledgement. It stays in flight (it holds its slot) until
+        :meth:`_ack_loop` has stored it with the others that finished meanwhile."""
+        self._acks.append((job, entry))
+        if self._acking is None:
+            self._acking = asyncio.create_task(self._ack_loop())
+
+    async def _ack_loop(self) -> None:
+        """Group commit: one acknowledgement in flight at a time, the next one takes every job
+        that finished meanwhile. Then the ``processed`` hooks fire."""
+        try:
+            while self._acks:
+                acks = list(self._acks)  # jobs finishing meanwhile are appended after these
+                await self._settle(self._inflight.succeeded, [entry for _, entry in acks])
+                del self._acks[: len(acks)]
+                self._wake()
+                for job, _entry in acks:
+                    logger.debug("%r done", job)
+                    _current.set(job)
+                    await self._fire("processed", job)
+        finally:
+            self._acking = None
+
+    @property
+    def _in_flight(self) -> int:
+        """Jobs running, plus those whose success is not stored yet."""
+        return len(self._running) + len(self._acks)
 
     async def _perform(self, job: Job) -> None:
         handler = self._resolve(job.class_name)
@@ -520,7 +555,12 @@ class Worker:
         except ValueError:  # an infinite float or a lone surrogate that JSON cannot hold
             return False
         logger.info("%r failed attempt %d; retrying in %.3g s", job, job.attempt, delay)
-        await self._settle(self._inflight.schedule, entry, again, time.time() + delay)
+        if BATCH_FIELD in job.payload:
+            await self._settle(
+                self._inflight.batch_schedule, entry, again, time.time() + delay, job.payload
+            )
+        else:
+            await self._settle(self._inflight.schedule, entry, again, time.time() + delay)
         return True
 
     async def _fail(
@@ -534,7 +574,10 @@ class Worker:
         """Store a failure record (the job leaves the in-flight list), then fire error hooks."""
         logger.warning("a job of queue %r failed: %s: %s", queue, type(exc).__name__, exc)
         record = failure_record(queue=queue, raw=raw, payload=payload, exc=exc, worker_id=self.id)
-        await self._settle(self._inflight.failed, entry, encode(record))
+        if payload is not None and BATCH_FIELD in payload:
+            await self._settle(self._inflight.batch_failed, entry, encode(record), payload)
+        else:
+            await self._settle(self._inflight.failed, entry, encode(record))
         await self._fire("error", payload if payload is not None else record["payload"], exc)
 
     async def _nap(self, seconds: float) -> None:

@@ -1,0 +1,1 @@
+"""The benchmark of issue 7: ``make bench`` runs :mod:`bench.run`."""

@@ -1,0 +1,551 @@
+"""The batch core: jobs in ordered stages, counted atomically as they finish.
+
+A batch is an ordered list of stages (1, 2, ...); a stage starts when the one before it is
+complete. :class:`pace.MultiStepTask` (resque-multi-step) and :class:`pace.StagedGroup`
+(resque-stages) are both batches. A batch job is a plain Resque job whose payload also carries
+``"pace_batch": <batch id>`` and ``"pace_stage": <n>`` (Ruby workers ignore them).
+
+Every change is one Lua script (``pace/_batch_scripts.py``): adding jobs (to a running stage
+they are enqueued at once; to a later one they wait in its list), sealing or initiating, and,
+in the worker, the settle of a batch job, which is the very script that takes it out of the
+worker's in-flight list (see :mod:`pace.inflight`). So "the last job of the stage just
+finished" is seen exactly once, however many workers finish together; a settle retried after
+a lost reply finds no in-flight entry and changes nothing; a job recovered from a dead worker
+was never settled and counts once, when it finishes. Settles move counters, never re-read a
+stage's jobs.
+
+A job's status: ``pending`` (its stage has not started), ``queued``, ``running``,
+``pending_re_run`` (a retry is scheduled: its stage waits for it), ``failed``, ``successful``.
+A failed job counts as settled: with ``on_failure="continue"`` its stage completes anyway, with
+``"stop"`` the batch waits until it is requeued (``pace.Failures.requeue``) and succeeds.
+
+When the last stage completes, every key of the batch is deleted; if any job failed, the keys
+are kept for inspection and expire after ``expire`` seconds (a batch held by a failure under
+``"stop"`` expires likewise unless it moves on).
+
+Example::
+
+    batch = Batch(redis, Keys(), "b1")
+    await batch.create(kind="staged", name="nightly", on_failure="continue", expire=86400)
+    await batch.add(1, [NewJob("Import", [1], "stages")])
+    await batch.initiate()
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, cast
+
+from redis.asyncio import Redis
+
+from pace._batch_scripts import SCRIPTS
+from pace._time import utcnow
+from pace.connection import text
+from pace.errors import ConfigError, NoSuchBatch, PaceError, StageComplete
+from pace.job import BATCH_FIELD, STAGE_FIELD, encode, new_job
+from pace.keys import Keys
+from pace.queues import check_queue_name
+
+__all__ = [
+    "DEFAULT_EXPIRE",
+    "Batch",
+    "BatchJob",
+    "BatchState",
+    "CleanSummary",
+    "JobStatus",
+    "Kind",
+    "NewJob",
+    "OnFailure",
+    "StageCounts",
+    "StageStatus",
+    "batch_ids",
+    "check_expire",
+    "check_stage",
+    "clean",
+    "due_delay",
+]
+
+Kind = Literal["multistep", "staged"]
+OnFailure = Literal["continue", "stop"]
+JobStatus = Literal["pending", "queued", "running", "pending_re_run", "failed", "successful"]
+StageStatus = Literal["pending", "running", "complete"]
+
+DEFAULT_EXPIRE = 7 * 86400.0
+"""Seconds a batch with failed jobs is kept after it ends (or while a failure holds it)."""
+
+_ATTEMPTS = 20  # reads of the stage count when adding a new last stage races another
+
+
+def check_expire(expire: float) -> float:
+    """``expire`` if it is a positive number of seconds, else raise :class:`ConfigError`."""
+    if isinstance(expire, bool) or not (isinstance(expire, int | float) and 0 < expire < 1e12):
+        raise ConfigError(f"expire must be a positive number of seconds, got {expire!r}")
+    return float(expire)
+
+
+def check_stage(number: int) -> int:
+    """``number`` if it is a stage number (a whole number >= 1), else raise ConfigError."""
+    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+        raise ConfigError(f"a stage number is a whole number >= 1, got {number!r}")
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A job to add to a batch: class, args, queue, and an optional delay.
+
+    ``delay`` is ``""`` (none), ``"+S"`` (S seconds after its stage starts, or from now in a
+    running stage) or ``"@T"`` (at Unix time T): see :func:`due_delay`.
+
+    Example::
+
+        await batch.add(2, [NewJob("Report", ["daily"], "reports", due_delay(seconds=30))])
+    """
+
+    class_name: str
+    args: Sequence[Any]
+    queue: str
+    delay: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StageCounts:
+    """How many jobs a stage has, and how many of them succeeded or failed.
+
+    Example::
+
+        counts = await group.stage(1).counts()
+        print(f"{counts.completed + counts.failed}/{counts.total} done, {counts.failed} failed")
+    """
+
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+
+    @property
+    def settled(self) -> bool:
+        """True once every job of the stage succeeded or failed."""
+        return self.completed + self.failed >= self.total
+
+
+@dataclass(frozen=True, slots=True)
+class BatchState:
+    """A batch's hash, read at one moment.
+
+    Example::
+
+        state = await batch.state()
+        print(state.stage, state.stages, state.stage_status(2), state.counts(1).completed)
+    """
+
+    batch_id: str
+    kind: str
+    name: str
+    created_at: datetime | None
+    stage: int
+    """The current stage; 0 before a staged group is initiated."""
+    stages: int
+    """The last stage that has (or had) jobs."""
+    sealed: bool
+    complete: bool
+    """True when every stage is complete (kept only because a job failed)."""
+    blocked: bool
+    """True while a failed job holds the batch (``on_failure="stop"``)."""
+    on_failure: str
+    queue: str | None
+    """Its jobs' queue (unless added with another)."""
+    expire: float
+    total: int
+    completed: int
+    failed: int
+    stage_counts: dict[int, StageCounts] = field(default_factory=dict)
+    owns_queue: bool = False
+    """True for a multi-step task: its queue goes with it."""
+
+    def counts(self, stage: int) -> StageCounts:
+        """The counters of ``stage`` (zeros for a stage without jobs)."""
+        return self.stage_counts.get(stage, StageCounts())
+
+    def stage_status(self, stage: int) -> StageStatus:
+        """``pending`` (not started), ``running`` or ``complete``."""
+        if self.complete or stage < self.stage:
+            return "complete"
+        return "running" if stage == self.stage else "pending"
+
+    @classmethod
+    def from_hash(cls, batch_id: str, raw: Mapping[Any, Any]) -> BatchState:
+        """Parse ``HGETALL`` of a batch's hash."""
+        fields = {text(k): text(v) for k, v in raw.items()}
+        counts: dict[int, dict[str, int]] = {}
+        for name, value in fields.items():
+            if name.startswith("s") and ":" in name:
+                number, _, what = name[1:].partition(":")
+                if number.isdigit():
+                    counts.setdefault(int(number), {})[what] = int(value)
+        created = fields.get("created_at")
+        return cls(
+            batch_id=batch_id,
+            kind=fields.get("kind", ""),
+            name=fields.get("name", ""),
+            created_at=datetime.fromisoformat(created) if created else None,
+            stage=int(fields.get("stage", 0)),
+            stages=int(fields.get("stages", 0)),
+            sealed=fields.get("sealed") == "1",
+            complete=fields.get("complete") == "1",
+            blocked=fields.get("blocked") == "1",
+            on_failure=fields.get("on_failure", "continue"),
+            queue=fields.get("queue"),
+            expire=int(fields.get("expire", 0)) / 1000,
+            total=int(fields.get("total", 0)),
+            completed=int(fields.get("completed", 0)),
+            failed=int(fields.get("failed", 0)),
+            stage_counts={
+                n: StageCounts(c.get("total", 0), c.get("completed", 0), c.get("failed", 0))
+                for n, c in sorted(counts.items())
+            },
+            owns_queue=fields.get("owns_queue") == "1",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchJob:
+    """One job of a batch, as a query returns it (resque-stages' ``StagedJob``).
+
+    Example::
+
+        for job in await group.stage(1).jobs():
+            print(job.class_name, job.args, job.status, job.status_message)
+    """
+
+    job_id: str
+    stage: int
+    class_name: str
+    args: list[Any]
+    queue: str
+    queue_time: datetime | None
+    """When it was added to its batch."""
+    status: JobStatus
+    status_message: str | None = None
+
+    @property
+    def completed(self) -> bool:
+        """True once it failed or succeeded."""
+        return self.status in ("failed", "successful")
+
+    @property
+    def queued(self) -> bool:
+        """True while it is in a queue (or the schedule) or running."""
+        return self.status in ("queued", "running")
+
+    @property
+    def pending(self) -> bool:
+        """True while it waits for its stage, or for a retry."""
+        return self.status in ("pending", "pending_re_run")
+
+
+class Batch:
+    """A handle on one batch in Redis; every method is one round trip, most one script.
+
+    Example::
+
+        batch = Batch(redis, Keys("resque"), batch_id)
+        state = await batch.state()          # raises NoSuchBatch once it is gone
+
+    Args:
+        redis: an open client (left open).
+        keys: the namespace's keys.
+        batch_id: the batch's id (no ``:``).
+        kind: ``multistep`` or ``staged``: a batch of another kind counts as missing.
+        missing: the :class:`NoSuchBatch` subclass to raise when it is gone.
+    """
+
+    __slots__ = ("_scripts", "batch_id", "keys", "kind", "missing", "redis")
+
+    def __init__(
+        self,
+        redis: Redis,
+        keys: Keys,
+        batch_id: str,
+        *,
+        kind: Kind | None = None,
+        missing: type[NoSuchBatch] = NoSuchBatch,
+    ) -> None:
+        if not isinstance(batch_id, str) or not batch_id or ":" in batch_id:
+            raise missing(str(batch_id))
+        self.redis = redis
+        self.keys = keys
+        self.batch_id = batch_id
+        self.kind = kind
+        self.missing = missing
+        self._scripts: dict[str, Any] = {}
+
+    async def _run(self, name: str, *args: Any) -> Any:
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._scripts[name] = self.redis.register_script(SCRIPTS[name])
+        k = self.keys
+        return await script(
+            keys=[k.queues, k.schedule, k.batches],
+            args=[k.batch_prefix, k.queue(""), self.batch_id, *args],
+        )
+
+    async def create(
+        self,
+        *,
+        kind: Kind,
+        name: str,
+        on_failure: OnFailure,
+        expire: float,
+        queue: str | None = None,
+        owns_queue: bool = False,
+        stage: int = 0,
+    ) -> bool:
+        """Store a new batch at ``stage`` (1: its first stage runs jobs as they are added);
+        False if the id is taken. ``queue``: its jobs' queue; ``owns_queue``: the queue is
+        the batch's own (a multi-step task's), removed with it."""
+        if on_failure not in ("continue", "stop"):
+            raise ConfigError(f"on_failure must be 'continue' or 'stop', got {on_failure!r}")
+        now = utcnow()
+        fields: list[Any] = [
+            "kind", kind, "name", name, "created_at", now.isoformat(timespec="milliseconds"),
+            "stage", stage, "stages", stage, "sealed", 0, "on_failure", on_failure,
+            "expire", int(check_expire(expire) * 1000), "total", 0, "completed", 0, "failed", 0,
+        ]  # fmt: skip
+        if queue is not None:
+            fields += ["queue", check_queue_name(queue), "owns_queue", int(owns_queue)]
+        return bool(await self._run("create", now.timestamp(), *fields))
+
+    async def add(
+        self, stage: int | None, jobs: Sequence[NewJob], *, late: Literal["run", "refuse"] = "run"
+    ) -> list[str]:
+        """Add jobs to ``stage`` (``None``: a new last stage); return their ids.
+
+        In the current stage (or, with ``late="run"``, a complete one) they are enqueued at
+        once; in a later stage they wait for it to start.
+
+        Raises:
+            NoSuchBatch: the batch is gone (or complete).
+            StageComplete: the stage is complete and ``late="refuse"``.
+        """
+        if not jobs:
+            return []
+        for job in jobs:
+            check_queue_name(job.queue)
+        for _attempt in range(_ATTEMPTS):
+            expected = ""
+            if stage is None:
+                stages = await self.redis.hget(self.keys.batch(self.batch_id), "stages")
+                if stages is None:
+                    raise self.missing(self.batch_id)
+                number, expected = int(stages) + 1, text(stages)
+            else:
+                number = check_stage(stage)
+            ids, args = self._entries(number, jobs)
+            added = await self._run("add", self.kind or "", number, late, expected, *args)
+            if added == -1:
+                raise self.missing(self.batch_id)
+            if added == -2:
+                raise StageComplete(self.batch_id, number)
+            if added != -3:
+                return ids
+        raise PaceError(f"stages of {self.batch_id!r} kept changing while adding one; try again")
+
+    def _entries(self, number: int, jobs: Sequence[NewJob]) -> tuple[list[str], list[Any]]:
+        queue_time = utcnow().isoformat(timespec="milliseconds")
+        extra = {BATCH_FIELD: self.batch_id, STAGE_FIELD: number}
+        ids: list[str] = []
+        args: list[Any] = []
+        for job in jobs:
+            job_id, raw = new_job(job.class_name, job.args, extra)
+            info = encode(
+                {
+                    "class": job.class_name, "args": list(job.args), "queue": job.queue,
+                    "queue_time": queue_time, "stage": number,
+                }
+            )  # fmt: skip
+            ids.append(job_id)
+            args += [job_id, job.delay, job.queue.encode() + b":" + raw, info]
+        return ids, args
+
+    async def seal(self) -> None:
+        """No more jobs will be added to the current stage by its creator: once they are all
+        done it completes (a multi-step task's ``finalize``). Idempotent."""
+        if not await self._run("seal", self.kind or "", "seal"):
+            raise self.missing(self.batch_id)
+
+    async def initiate(self) -> None:
+        """Start stage 1 (a staged group): its jobs are enqueued. Idempotent."""
+        if not await self._run("seal", self.kind or "", "initiate"):
+            raise self.missing(self.batch_id)
+
+    async def delete(self) -> bool:
+        """Delete the batch's keys (and a multi-step task's queue); False if it was gone.
+
+        Jobs of it already in a shared queue or running still run, as plain jobs."""
+        return bool(await self._run("delete", self.kind or ""))
+
+    async def exists(self) -> bool:
+        """True while the batch exists (complete ones kept for their failures included)."""
+        return bool(await self.redis.exists(self.keys.batch(self.batch_id)))
+
+    async def state(self) -> BatchState:
+        """The batch's hash. Raises the ``missing`` error once it is gone."""
+        raw = await self.redis.hgetall(self.keys.batch(self.batch_id))
+        state = BatchState.from_hash(self.batch_id, raw)
+        if not raw or (self.kind is not None and state.kind != self.kind):
+            raise self.missing(self.batch_id)
+        return state
+
+    async def jobs(self, stage: int, start: int = 0, stop: int = -1) -> list[BatchJob]:
+        """The jobs of ``stage`` in the order added (``start``/``stop`` as ``LRANGE``)."""
+        key = self.keys.batch
+        ids = [text(job_id) for job_id in await self.redis.lrange(
+            key(self.batch_id, "stage", str(check_stage(stage)), "jobs"), start, stop
+        )]  # fmt: skip
+        if not ids:
+            if not await self.exists():
+                raise self.missing(self.batch_id)
+            return []
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hmget(key(self.batch_id, "info"), ids)
+            pipe.hmget(key(self.batch_id, "jobs"), ids)
+            pipe.hmget(key(self.batch_id, "messages"), ids)
+            infos, statuses, messages = await pipe.execute()
+        return [
+            _job(job_id, stage, info, status, message)
+            for job_id, info, status, message in zip(ids, infos, statuses, messages, strict=True)
+            if info is not None
+        ]
+
+    async def job(self, job_id: str) -> BatchJob | None:
+        """One job of the batch by id; ``None`` if the batch has no such job."""
+        key = self.keys.batch
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hget(key(self.batch_id, "info"), job_id)
+            pipe.hget(key(self.batch_id, "jobs"), job_id)
+            pipe.hget(key(self.batch_id, "messages"), job_id)
+            info, status, message = await pipe.execute()
+        if info is None:
+            return None
+        return _job(job_id, None, info, status, message)
+
+    async def set_message(self, job_id: str, message: str) -> bool:
+        """Set a job's status message; False if the batch or the job is unknown."""
+        if not isinstance(message, str):
+            raise ConfigError(f"a status message is a string, got {message!r}")
+        return bool(await self._run("message", self.kind or "", job_id, message))
+
+
+def _job(
+    job_id: str, stage: int | None, info: bytes, status: bytes | None, message: bytes | None
+) -> BatchJob:
+    data = json.loads(info)
+    queued = data.get("queue_time")
+    return BatchJob(
+        job_id=job_id,
+        stage=int(data.get("stage", stage or 0)),
+        class_name=data.get("class", ""),
+        args=data.get("args") or [],
+        queue=data.get("queue", ""),
+        queue_time=datetime.fromisoformat(queued) if isinstance(queued, str) else None,
+        status=cast("JobStatus", text(status) if status is not None else "pending"),
+        status_message=text(message) if message is not None else None,
+    )
+
+
+async def batch_ids(redis: Redis, keys: Keys, kind: str | None = None) -> list[str]:
+    """Ids of the batches that exist (of ``kind``, if given), oldest first.
+
+    Reads the index ``<ns>:pace:batches``; ids whose batch is gone (a kept batch that
+    expired) are cleaned up on the way, as :func:`clean` does.
+    """
+    ids = [text(i) for i in cast("list[bytes]", await redis.zrange(keys.batches, 0, -1))]
+    if not ids:
+        return []
+    async with redis.pipeline(transaction=False) as pipe:
+        for batch_id in ids:
+            pipe.hget(keys.batch(batch_id), "kind")
+        kinds = await pipe.execute()
+    for batch_id, k in zip(ids, kinds, strict=True):
+        if k is None:
+            await _orphan(redis, keys, batch_id, [])
+    return [
+        batch_id
+        for batch_id, k in zip(ids, kinds, strict=True)
+        if k is not None and (kind is None or text(k) == kind)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class CleanSummary:
+    """What :func:`clean` did.
+
+    Example::
+
+        summary = await clean(redis, Keys(), purge="staged")
+        print(len(summary.deleted), "groups purged,", summary.orphans, "orphan keys removed")
+    """
+
+    deleted: list[str]
+    """Ids of the batches purged."""
+    orphans: int
+    """Keys removed that belonged to no batch any more (and index entries dropped)."""
+
+
+async def clean(
+    redis: Redis, keys: Keys, *, purge: str | None = None, count: int = 500
+) -> CleanSummary:
+    """Remove orphans (keys of batches whose hash is gone, stale index entries) and, with
+    ``purge`` (a kind, or ``"all"``), delete every batch of that kind.
+
+    Walks ``<ns>:pace:batch:*`` with ``SCAN`` (never ``KEYS``); each batch is checked and
+    cleaned in one script, so a batch created meanwhile is never touched.
+    """
+    found: dict[str, list[str]] = {}
+    prefix = keys.batch_prefix
+    async for raw in redis.scan_iter(match=f"{prefix}*", count=count):
+        name = text(raw)
+        found.setdefault(name[len(prefix) :].partition(":")[0], []).append(name)
+    for indexed in cast("list[bytes]", await redis.zrange(keys.batches, 0, -1)):
+        found.setdefault(text(indexed), [])
+    deleted: list[str] = []
+    orphans = 0
+    for batch_id, names in found.items():
+        kind = await redis.hget(keys.batch(batch_id), "kind")
+        batch = Batch(redis, keys, batch_id) if batch_id and ":" not in batch_id else None
+        if kind is not None and purge in ("all", text(kind)) and batch is not None:
+            if await batch.delete():
+                deleted.append(batch_id)
+            continue
+        if kind is None:
+            orphans += await _orphan(redis, keys, batch_id, names)
+    return CleanSummary(deleted, orphans)
+
+
+async def _orphan(redis: Redis, keys: Keys, batch_id: str, names: list[str]) -> int:
+    """Remove what is left of a batch whose hash is gone (in one script: never a live one)."""
+    removed = await redis.register_script(SCRIPTS["orphan"])(
+        keys=[keys.queues, keys.schedule, keys.batches],
+        args=[keys.batch_prefix, keys.queue(""), batch_id, *names],
+    )
+    return max(int(removed), 0)
+
+
+def due_delay(seconds: float | None = None, at: datetime | float | None = None) -> str:
+    """The delay of a :class:`NewJob`: ``+S`` for ``seconds``, ``@T`` for a time ``at``."""
+    if seconds is not None:
+        if isinstance(seconds, bool) or not (
+            isinstance(seconds, int | float) and 0 <= seconds < math.inf
+        ):
+            raise ConfigError(f"a delay is a number of seconds >= 0, got {seconds!r}")
+        return f"+{float(seconds)!r}"
+    if at is not None:
+        moment = at.timestamp() if isinstance(at, datetime) else float(at)
+        if not math.isfinite(moment):
+            raise ConfigError(f"a time to run at must be finite, got {at!r}")
+        return f"@{moment!r}"
+    return ""

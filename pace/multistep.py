@@ -1,0 +1,248 @@
+"""Multi-step tasks (resque-multi-step): fan out jobs, then run finalization jobs, in order.
+
+A task is a batch (:mod:`pace.batch`) with a Resque queue of its own, named from its slug and
+a unique suffix (``pirate-take-over-3f9a2c1b``, also the task's id): a ``*`` worker runs it
+and operators see it. Stage 1 holds the normal jobs; they run as soon as they are added. Each
+finalization job is a later stage of its own, so finalization jobs run one at a time, in the
+order added, exactly once, after every normal job succeeded. The task is sealed when the
+``async with`` block exits (or on :meth:`MultiStepTask.finalize`): until then, finalization
+waits even if every job added so far is done.
+
+A failed job holds the task (``on_failure="stop"``): finalization waits until the failure is
+requeued (``pace.Failures(client).requeue(i)``) and succeeds. Meanwhile the task's state is
+kept, and expires ``expire`` seconds (7 days) after it got stuck. When the last finalization
+job succeeds, the task's state and its queue go; :meth:`MultiStepTask.find` then raises
+:class:`pace.NoSuchMultiStepTask`.
+
+Example::
+
+    async with pace.MultiStepTask.create("pirate-take-over") as task:
+        for post in posts:
+            await task.add_job("ConvertPostToPirateTalk", post.id)
+        await task.add_finalization_job("CommitSolr")
+        await task.add_finalization_job("UnlockBlog", blog.id)
+    print(task.task_id)     # later, anywhere: await pace.MultiStepTask.find(task_id)
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Generator, Iterable, Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from pace.batch import DEFAULT_EXPIRE, Batch, BatchState, NewJob, check_expire
+from pace.client import Client
+from pace.errors import ConfigError, NoSuchMultiStepTask
+from pace.job import Job, batch_of
+from pace.keys import DEFAULT_NAMESPACE
+
+__all__ = ["MultiStepTask", "task_of"]
+
+_UNSAFE = re.compile(r"[^\w.-]+")  # queue names: no ':', spaces, glob characters or '!'
+
+
+def _task_id(slug: str) -> str:
+    """``<slug made queue-safe>-<8 hex digits>``: the task's id and its queue's name."""
+    name = _UNSAFE.sub("-", slug).strip("-.")[:64] or "multi-step-task"
+    return f"{name}-{secrets.token_hex(4)}"
+
+
+class MultiStepTask:
+    """A multi-step task: normal jobs in parallel, then finalization jobs one by one.
+
+    Create one with :meth:`create` (as an async context manager, or awaited), find one with
+    :meth:`find`, or, in a handler, use ``job.multi_step_task``. Every method is one round
+    trip; counts are read from Redis each time.
+
+    Example::
+
+        async with pace.MultiStepTask.create("import", client=client) as task:
+            await task.add_jobs("ImportRow", [[row] for row in range(1000)])
+            await task.add_finalization_job("Summarize")
+        task = await pace.MultiStepTask.find(task.task_id, client=client)
+        print(await task.completed_count(), "of", await task.total_job_count())
+
+    Args:
+        task_id: the task's id (its queue's name).
+        client: a :class:`pace.Client` whose connection and namespace to use (left open);
+            else the task opens its own connection (``redis_url``, ``namespace``) and closes it
+            in :meth:`aclose` or at the end of ``async with``.
+    """
+
+    __slots__ = ("_batch", "_client", "_created", "_new", "_owns", "task_id")
+
+    def __init__(
+        self,
+        task_id: str,
+        *,
+        client: Client | None = None,
+        redis_url: str | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> None:
+        self.task_id = task_id
+        self._client = client if client is not None else Client(redis_url, namespace=namespace)
+        self._owns = client is None
+        self._new: tuple[str, float] | None = None
+        self._created = False
+        self._batch: Batch | None = None
+
+    @classmethod
+    def create(
+        cls,
+        slug: object = None,
+        *,
+        expire: float = DEFAULT_EXPIRE,
+        client: Client | None = None,
+        redis_url: str | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> MultiStepTask:
+        """A new task, stored when awaited or entered. ``async with`` finalizes it on a clean
+        exit, and deletes it (its queue with the jobs not yet taken) if the block raises.
+
+        ``slug`` is any object (a frozen or odd string works): its text, made safe for a queue
+        name, starts the id. ``expire``: seconds a failed task's state is kept.
+        """
+        name = "" if slug is None else str(slug)
+        task = cls(_task_id(name), client=client, redis_url=redis_url, namespace=namespace)
+        task._new = (name or "multi-step-task", check_expire(expire))
+        return task
+
+    @classmethod
+    async def find(
+        cls,
+        task_id: str,
+        *,
+        client: Client | None = None,
+        redis_url: str | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> MultiStepTask:
+        """The task of that id. Raises :class:`pace.NoSuchMultiStepTask` once it is gone."""
+        task = cls(task_id, client=client, redis_url=redis_url, namespace=namespace)
+        try:
+            await task.state()
+        except BaseException:
+            await task.aclose()
+            raise
+        return task
+
+    def __await__(self) -> Generator[Any, None, Self]:
+        return self._store().__await__()
+
+    async def __aenter__(self) -> Self:
+        return await self._store()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._created:
+                await (self.finalize() if exc is None else self.delete())
+        finally:
+            await self.aclose()
+
+    async def _store(self) -> Self:
+        if self._new is not None:
+            name, expire = self._new
+            while not await (await self._get()).create(
+                kind="multistep", name=name, on_failure="stop", expire=expire,
+                queue=self.task_id, owns_queue=True, stage=1,
+            ):  # fmt: skip
+                self.task_id, self._batch = _task_id(name), None  # the suffix was taken
+            self._new = None
+            self._created = True
+        return self
+
+    async def _get(self) -> Batch:
+        if self._batch is None:
+            redis = await self._client.redis()
+            self._batch = Batch(
+                redis, self._client.keys, self.task_id,
+                kind="multistep", missing=NoSuchMultiStepTask,
+            )  # fmt: skip
+        return self._batch
+
+    async def aclose(self) -> None:
+        """Close the connection, if this task opened it."""
+        if self._owns:
+            await self._client.aclose()
+
+    @property
+    def queue_name(self) -> str:
+        """The task's own Resque queue (its id)."""
+        return self.task_id
+
+    async def add_job(self, class_name: str, *args: Any) -> str:
+        """Add a normal job; it is enqueued at once. Returns its id.
+
+        Raises:
+            NoSuchMultiStepTask: the task is gone.
+            StageComplete: its finalization has begun.
+        """
+        (job_id,) = await self.add_jobs(class_name, [args])
+        return job_id
+
+    async def add_jobs(self, class_name: str, args_list: Iterable[Sequence[Any]]) -> list[str]:
+        """Add one normal job per args sequence, in one round trip; return their ids."""
+        jobs = [NewJob(class_name, args, self.task_id) for args in args_list]
+        return await (await self._get()).add(1, jobs, late="refuse")
+
+    async def add_finalization_job(self, class_name: str, *args: Any) -> str:
+        """Add a finalization job: it runs after every normal job and every finalization job
+        added before it succeeded. Returns its id."""
+        job = NewJob(class_name, args, self.task_id)
+        (job_id,) = await (await self._get()).add(None, [job])
+        return job_id
+
+    async def finalize(self) -> None:
+        """Seal the task: once its normal jobs are done, finalization starts (at once if they
+        are done already). Idempotent; ``async with`` calls it."""
+        await (await self._get()).seal()
+
+    async def state(self) -> BatchState:
+        """Everything about the task at this moment (see :class:`pace.batch.BatchState`)."""
+        return await (await self._get()).state()
+
+    async def completed_count(self) -> int:
+        """Normal jobs that succeeded."""
+        return (await self.state()).counts(1).completed
+
+    async def failed_count(self) -> int:
+        """Normal jobs that failed (and were not requeued since)."""
+        return (await self.state()).counts(1).failed
+
+    async def total_job_count(self) -> int:
+        """Normal jobs added so far."""
+        return (await self.state()).counts(1).total
+
+    async def finalize_job_count(self) -> int:
+        """Finalization jobs added so far."""
+        return max((await self.state()).stages - 1, 0)
+
+    async def finalizable(self) -> bool:
+        """True once sealed (:meth:`finalize`)."""
+        return (await self.state()).sealed
+
+    async def delete(self) -> bool:
+        """Delete the task's state and its queue (jobs not yet taken go too; running ones
+        finish as plain jobs). False if it was gone."""
+        return await (await self._get()).delete()
+
+    def __repr__(self) -> str:
+        return f"<MultiStepTask {self.task_id}>"
+
+
+def task_of(job: Job) -> MultiStepTask | None:
+    """``job.multi_step_task``: the task of a batch job, on its worker's connection."""
+    member = batch_of(job.payload)
+    if member is None:
+        return None
+    worker = job.worker
+    if worker is None or worker.redis is None:
+        raise ConfigError("job.multi_step_task needs a job run by a worker")
+    client = Client(redis=worker.redis, namespace=worker.keys.namespace)
+    return MultiStepTask(member[0], client=client)

@@ -1,0 +1,328 @@
+"""The JSON API under ``/api/``: everything the pages show, and every action they take.
+
+Actions are POSTs (see :mod:`pace.web.security` for what a POST needs). They take an optional
+JSON object body (``{"seconds": 30}`` for a pause) and answer JSON; the pages' HTML forms post
+to the same routes and are answered with a redirect back to the page, with a notice.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from aiohttp import web
+
+from pace import __version__
+from pace.control import Pauses
+from pace.failures import Failures
+from pace.job import loads
+from pace.web import reads
+from pace.web.context import (
+    CLIENT,
+    CSRF,
+    WebError,
+    is_form,
+    keys,
+    paging,
+    redis,
+    root,
+)
+from pace.web.security import CSRF_FIELD, CSRF_HEADER
+
+__all__ = ["NOTICE_COOKIE", "ROUTES", "add_routes", "done", "fields", "json_response", "set_notice"]
+
+NOTICE_COOKIE = "pace_notice"
+_FORM_FIELDS = {CSRF_FIELD, "next", "seconds"}
+_JSON_FIELDS = {"seconds"}
+
+
+def json_response(data: Any, status: int = 200) -> web.Response:
+    """Compact JSON."""
+    return web.json_response(data, status=status, dumps=reads.dumps)
+
+
+# -- reads ------------------------------------------------------------------------------
+
+
+async def overview(request: web.Request) -> web.Response:
+    """Queues, workers, totals and pauses."""
+    return json_response(await reads.overview(redis(request), keys(request)))
+
+
+async def queues(request: web.Request) -> web.Response:
+    """Every queue with its size and pause."""
+    return json_response({"queues": await reads.queues(redis(request), keys(request))})
+
+
+async def queue(request: web.Request) -> web.Response:
+    """A page of a queue's jobs: ``?start=0&count=50``."""
+    start, count = paging(request)
+    name = request.match_info["name"]
+    return json_response(await reads.queue(redis(request), keys(request), name, start, count))
+
+
+async def workers(request: web.Request) -> web.Response:
+    """Registered workers and the jobs they run."""
+    return json_response({"workers": await reads.workers(redis(request), keys(request))})
+
+
+async def failures(request: web.Request) -> web.Response:
+    """A page of failures: ``?start=0&count=50``."""
+    start, count = paging(request)
+    return json_response(await reads.failures(request.app[CLIENT], start, count))
+
+
+async def scopes(request: web.Request) -> web.Response:
+    """Progress scopes found in Redis."""
+    return json_response({"scopes": await reads.scopes(redis(request), keys(request))})
+
+
+async def progress(request: web.Request) -> web.Response:
+    """The jobs of one progress scope (``user:3421``)."""
+    scope = request.match_info["scope"]
+    return json_response(await reads.progress(redis(request), keys(request), scope))
+
+
+async def pauses(request: web.Request) -> web.Response:
+    """The pauses in force, and Resque's pause-all flag."""
+    data = await reads.overview(redis(request), keys(request))
+    return json_response({"pauses": data["pauses"], "paused_all": data["paused_all"]})
+
+
+async def csrf(request: web.Request) -> web.Response:
+    """The session's CSRF token (its cookie is set with this answer), for a script that has no
+    bearer token: echo it in the X-CSRF-Token header of each POST, with the cookie."""
+    return json_response({"token": request[CSRF], "header": CSRF_HEADER})
+
+
+# -- actions ----------------------------------------------------------------------------
+
+
+async def fields(request: web.Request) -> dict[str, Any]:
+    """The POST's fields: a form's, or a JSON object body's (an empty body is ``{}``)."""
+    if is_form(request):
+        form = await request.post()
+        data: Any = {name: value for name, value in form.items() if isinstance(value, str)}
+        allowed = _FORM_FIELDS
+    else:
+        body = await request.text()
+        if not body.strip():
+            return {}
+        try:
+            data = loads(body)
+        except (ValueError, RecursionError) as exc:
+            raise WebError(400, f"the body is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise WebError(400, 'the body must be a JSON object, like {"seconds": 30}')
+        allowed = _JSON_FIELDS
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise WebError(400, f"unknown field(s) {', '.join(map(repr, unknown))}")
+    return dict(data)
+
+
+def _seconds(body: dict[str, Any]) -> float | None:
+    """``seconds``: a positive number, or null / empty / absent for "until resumed"."""
+    value = body.get("seconds")
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise WebError(400, f"seconds must be a number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise WebError(400, f"seconds must be a number or null, got {value!r}")
+    if not 0 < value < 10**9 or math.isnan(value):
+        raise WebError(400, f"seconds must be more than 0 (and finite), got {value!r}")
+    return float(value)
+
+
+def _next(request: web.Request, body: dict[str, Any]) -> str:
+    """Where a form goes back to: its ``next`` field if it is a path of this app."""
+    home = root(request)
+    target = body.get("next")
+    if (
+        isinstance(target, str)
+        and target.startswith(home)
+        and not target.startswith("//")
+        and not any(c in target for c in "\\\r\n")
+    ):
+        return target
+    return home
+
+
+def set_notice(response: web.StreamResponse, request: web.Request, notice: str) -> None:
+    """Show ``notice`` on the next page rendered (a short-lived cookie)."""
+    response.set_cookie(
+        NOTICE_COOKIE, notice.encode().hex(), path=root(request), max_age=60, httponly=True,
+        samesite="Strict", secure=request.secure,
+    )  # fmt: skip
+
+
+def done(request: web.Request, body: dict[str, Any], data: Any, notice: str) -> web.Response:
+    """The answer to an action: ``data`` as JSON, or, to a page's form, a redirect back to the
+    page (its ``next`` field) that shows ``notice``."""
+    if not is_form(request):
+        return json_response(data)
+    response = web.Response(status=303, headers={"Location": _next(request, body)})
+    set_notice(response, request, notice)
+    return response
+
+
+def _for(seconds: float | None) -> str:
+    return "" if seconds is None else f" for {seconds:g} s"
+
+
+async def _paused(request: web.Request, kind: str, name: str) -> bool:
+    return bool(await redis(request).hexists(keys(request).paused, f"{kind}:{name}"))
+
+
+async def pause_queue(request: web.Request) -> web.Response:
+    """Pause a queue for every worker: body ``{"seconds": 30}`` or ``{}`` (until resumed)."""
+    name = request.match_info["name"]
+    body = await fields(request)
+    seconds = _seconds(body)
+    if not await redis(request).sismember(keys(request).queues, name):
+        raise WebError(404, f"no queue named {name!r}")
+    await Pauses(redis(request), keys(request)).pause_queue(name, seconds)
+    until = await reads.pause_of(redis(request), keys(request), "queue", name)
+    return done(request, body, {"paused": until}, f"Queue {name} paused{_for(seconds)}.")
+
+
+async def resume_queue(request: web.Request) -> web.Response:
+    """Resume a paused queue."""
+    name = request.match_info["name"]
+    body = await fields(request)
+    known = await redis(request).sismember(keys(request).queues, name)
+    if not known and not await _paused(request, "queue", name):
+        raise WebError(404, f"no queue named {name!r}")
+    await Pauses(redis(request), keys(request)).resume_queue(name)
+    return done(request, body, {"resumed": name}, f"Queue {name} resumed.")
+
+
+async def pause_worker(request: web.Request) -> web.Response:
+    """Pause one worker: body ``{"seconds": 30}`` or ``{}`` (until resumed)."""
+    worker_id = request.match_info["id"]
+    body = await fields(request)
+    seconds = _seconds(body)
+    if not await redis(request).sismember(keys(request).workers, worker_id):
+        raise WebError(404, f"no worker {worker_id!r} is registered")
+    await Pauses(redis(request), keys(request)).pause_worker(worker_id, seconds)
+    until = await reads.pause_of(redis(request), keys(request), "worker", worker_id)
+    return done(request, body, {"paused": until}, f"Worker paused{_for(seconds)}.")
+
+
+async def resume_worker(request: web.Request) -> web.Response:
+    """Resume a paused worker."""
+    worker_id = request.match_info["id"]
+    body = await fields(request)
+    known = await redis(request).sismember(keys(request).workers, worker_id)
+    if not known and not await _paused(request, "worker", worker_id):
+        raise WebError(404, f"no worker {worker_id!r} is registered")
+    await Pauses(redis(request), keys(request)).resume_worker(worker_id)
+    return done(request, body, {"resumed": worker_id}, "Worker resumed.")
+
+
+def _index(request: web.Request) -> int:
+    value = request.match_info["index"]
+    try:
+        return int(value)
+    except ValueError:
+        raise WebError(400, f"a failure index is a whole number, got {value!r}") from None
+
+
+async def retry_failure(request: web.Request) -> web.Response:
+    """Requeue failure ``index`` (the record stays, with ``retried_at``), as resque-web does."""
+    index = _index(request)
+    body = await fields(request)
+    failure = await Failures(request.app[CLIENT]).requeue(index)
+    notice = f"Failure {failure.index} ({failure.class_name}) requeued on {failure.queue}."
+    return done(request, body, {"retried": reads.failure_json(failure)}, notice)
+
+
+async def remove_failure(request: web.Request) -> web.Response:
+    """Remove failure ``index``; later ones shift down by one."""
+    index = _index(request)
+    body = await fields(request)
+    failure = await Failures(request.app[CLIENT]).remove(index)
+    notice = f"Failure {failure.index} ({failure.class_name or 'not a job'}) removed."
+    return done(request, body, {"removed": reads.failure_json(failure)}, notice)
+
+
+async def retry_all(request: web.Request) -> web.Response:
+    """Requeue every failure (records that hold no job are skipped, with the reason)."""
+    body = await fields(request)
+    summary = await Failures(request.app[CLIENT]).requeue_all()
+    data = {
+        "requeued": summary.requeued,
+        "skipped": {str(i): r for i, r in summary.skipped.items()},
+    }
+    notice = f"{summary.requeued} failures requeued" + (
+        f", {len(summary.skipped)} skipped (they hold no job)." if summary.skipped else "."
+    )
+    return done(request, body, data, notice)
+
+
+async def clear_failures(request: web.Request) -> web.Response:
+    """Delete every failure record."""
+    body = await fields(request)
+    removed = await Failures(request.app[CLIENT]).clear()
+    return done(request, body, {"removed": removed}, f"{removed} failures cleared.")
+
+
+ROUTES: list[tuple[str, str, Any]] = [
+    ("GET", "/api/overview", overview),
+    ("GET", "/api/queues", queues),
+    ("GET", "/api/queues/{name}", queue),
+    ("POST", "/api/queues/{name}/pause", pause_queue),
+    ("POST", "/api/queues/{name}/resume", resume_queue),
+    ("GET", "/api/workers", workers),
+    ("POST", "/api/workers/{id}/pause", pause_worker),
+    ("POST", "/api/workers/{id}/resume", resume_worker),
+    ("GET", "/api/failures", failures),
+    ("POST", "/api/failures/retry-all", retry_all),
+    ("POST", "/api/failures/clear", clear_failures),
+    ("POST", "/api/failures/{index}/retry", retry_failure),
+    ("POST", "/api/failures/{index}/remove", remove_failure),
+    ("GET", "/api/progress", scopes),
+    ("GET", "/api/progress/{scope}", progress),
+    ("GET", "/api/pauses", pauses),
+    ("GET", "/api/csrf", csrf),
+]
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the API's routes (and /api/openapi.json)."""
+    for method, path, handler in ROUTES:
+        app.router.add_route(method, path, handler, name="api." + handler.__name__)
+    app.router.add_get("/api/openapi.json", openapi, name="api.openapi")
+
+
+async def openapi(request: web.Request) -> web.Response:
+    """This description: OpenAPI 3.1, made from the app's routes and their docstrings."""
+    paths: dict[str, dict[str, Any]] = {}
+    for route in request.app.router.routes():
+        info = route.resource.get_info() if route.resource is not None else {}
+        path = info.get("formatter") or info.get("path")
+        name = route.name or ""
+        if route.method == "HEAD" or not path or not name.startswith(("api.", "metrics")):
+            continue
+        params = [
+            {"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
+            for part in path.split("/")
+            if part.startswith("{")
+        ]
+        doc = (route.handler.__doc__ or "").strip().split("\n\n")[0]
+        paths.setdefault(path, {})[route.method.lower()] = {
+            "summary": " ".join(doc.split()),
+            "parameters": params,
+            "responses": {"200": {"description": 'JSON; a 4xx is {"error": reason}'}},
+        }
+    return json_response({
+        "openapi": "3.1.0",
+        "info": {"title": "pace", "version": __version__},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{}, {"bearer": []}],
+        "paths": paths,
+    })  # fmt: skip

@@ -1,0 +1,132 @@
+"""``create_app``: the status pages, the JSON API, live progress and /metrics, as one aiohttp
+application (served by ``pace-worker web``, or mounted in your own service)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+from redis.asyncio import Redis
+
+from pace.client import Client
+from pace.connection import connect
+from pace.errors import CannotRequeue, ConfigError, NoSuchBatch, NoSuchFailure
+from pace.keys import DEFAULT_NAMESPACE
+from pace.web import api, events, pages, prometheus, workflows
+from pace.web.context import (
+    CLIENT,
+    REDIS,
+    SETTINGS,
+    STOPPING,
+    TEMPLATES,
+    Settings,
+    WebError,
+    is_api,
+    is_form,
+)
+from pace.web.security import Handler, add_headers, guard
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("pace")
+_HERE = Path(__file__).parent
+
+
+def create_app(
+    redis_url: str | None = None,
+    *,
+    redis: Redis | None = None,
+    namespace: str = DEFAULT_NAMESPACE,
+    token: str | None = None,
+    remote: bool | None = None,
+) -> web.Application:
+    """The web app: pages, ``/api/``, ``/metrics``.
+
+    Example::
+
+        app = pace.web.create_app("redis://127.0.0.1:6379/0", token=os.environ["PACE_WEB_TOKEN"])
+        web.run_app(app, host="127.0.0.1", port=8080)
+        # or, in your own service:
+        service.add_subapp("/pace/", pace.web.create_app(redis=service_redis))
+
+    Args:
+        redis_url: where Redis is (see :func:`pace.connection.resolve_url`); the app opens its
+            own client when it starts and closes it when it stops.
+        redis: an open client to use instead (left open).
+        namespace: the Resque namespace.
+        token: when set, every request must carry it (see :mod:`pace.web.security`).
+        remote: ``True`` if requests may come from other machines (a public bind, or behind a
+            proxy): without a token, every POST is then refused. ``None`` (default) judges each
+            connection by the local address it arrived on (not loopback: remote).
+    """
+    settings = Settings(namespace=namespace, token=token, remote=remote)
+    app = web.Application(middlewares=[_errors, guard])
+    app[SETTINGS] = settings
+    app[TEMPLATES] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    app[TEMPLATES].filters["duration"] = pages.duration
+    app.cleanup_ctx.append(_connection(redis_url, redis, namespace))
+    app.on_shutdown.append(_stop_streams)
+    app.on_response_prepare.append(add_headers)
+    pages.add_routes(app)
+    api.add_routes(app)
+    workflows.add_routes(app)
+    app.router.add_get("/api/events", events.progress_events, name="api.events")
+    app.router.add_get("/metrics", prometheus.metrics, name="metrics")
+    app.router.add_static("/static", _HERE / "static", name="static")
+    return app
+
+
+def _connection(
+    redis_url: str | None, redis: Redis | None, namespace: str
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def connection(app: web.Application) -> AsyncIterator[None]:
+        client = redis if redis is not None else await connect(redis_url)
+        app[REDIS] = client
+        app[CLIENT] = Client(redis=client, namespace=namespace)
+        app[STOPPING] = asyncio.Event()
+        try:
+            yield
+        finally:
+            if redis is None:
+                await client.aclose()
+
+    return connection
+
+
+async def _stop_streams(app: web.Application) -> None:
+    """Live streams end when the app shuts down, not at the server's shutdown timeout."""
+    app[STOPPING].set()
+
+
+_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (ConfigError, 400), (NoSuchFailure, 404), (NoSuchBatch, 404), (CannotRequeue, 409),
+)  # fmt: skip
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bad input and refusals as a 4xx with a reason: JSON for the API, a page otherwise."""
+    try:
+        return await handler(request)
+    except WebError as exc:
+        status, reason = exc.status, exc.reason
+    except (ConfigError, NoSuchFailure, NoSuchBatch, CannotRequeue) as exc:
+        status = next(code for kind, code in _STATUS if isinstance(exc, kind))
+        reason = str(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        status, reason = exc.status, exc.reason
+    if is_api(request) and not is_form(request):
+        return web.json_response({"error": reason, "status": status}, status=status)
+    return pages.error_page(request, status, reason)

@@ -1,0 +1,114 @@
+"""What every handler of the web app shares: its settings and state (``web.AppKey``), the error
+it raises for bad input, and small request helpers."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from redis.asyncio import Redis
+
+from pace.client import Client
+from pace.errors import ConfigError
+from pace.keys import Keys
+
+__all__ = [
+    "CLIENT",
+    "CSRF",
+    "REDIS",
+    "SETTINGS",
+    "STOPPING",
+    "TEMPLATES",
+    "Settings",
+    "WebError",
+    "is_api",
+    "is_form",
+    "keys",
+    "paging",
+    "redis",
+    "root",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The web app's configuration, checked at construction."""
+
+    namespace: str
+    token: str | None
+    remote: bool | None
+    """True: every request may come from another machine; None: judged per connection."""
+
+    def __post_init__(self) -> None:
+        Keys(self.namespace)  # raises ConfigError for a bad namespace
+        if self.token is not None and (not self.token or any(c.isspace() for c in self.token)):
+            raise ConfigError("the web token must be non-empty, without spaces")
+
+
+class WebError(Exception):
+    """Bad input or a refused request: answered with ``status`` and ``reason`` (JSON for the
+    API, an HTML page otherwise)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+SETTINGS = web.AppKey("pace_web_settings", Settings)
+REDIS = web.AppKey("pace_web_redis", Redis)
+CLIENT = web.AppKey("pace_web_client", Client)
+TEMPLATES = web.AppKey("pace_web_templates", jinja2.Environment)
+STOPPING = web.AppKey("pace_web_stopping", asyncio.Event)
+"""Set when the app shuts down: live streams end."""
+CSRF = web.RequestKey("pace_web_csrf", str)
+"""The request's CSRF token (from its cookie, or a new one the response sets)."""
+
+
+def redis(request: web.Request) -> Redis:
+    """The app's Redis client."""
+    return request.app[REDIS]
+
+
+def keys(request: web.Request) -> Keys:
+    """The app's key names."""
+    return request.app[CLIENT].keys
+
+
+def root(request: web.Request) -> str:
+    """The app's own root path: ``/``, or ``/prefix/`` when mounted as a sub-application."""
+    return str(request.app.router["overview"].url_for())
+
+
+def is_api(request: web.Request) -> bool:
+    """True for the JSON API (and /metrics): errors are answered in JSON, not HTML."""
+    path = request.path[len(root(request)) :]
+    return path.startswith(("api/", "metrics"))
+
+
+def is_form(request: web.Request) -> bool:
+    """True for a POST from an HTML form (the pages' buttons): answered with a redirect."""
+    return request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _whole(request: web.Request, name: str, default: int, least: int, most: int) -> int:
+    value: Any = request.query.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise WebError(400, f"{name} must be a whole number, got {value!r}") from None
+    if not least <= number <= most:
+        raise WebError(400, f"{name} must be between {least} and {most}, got {number}")
+    return number
+
+
+def paging(request: web.Request, default_count: int = 50) -> tuple[int, int]:
+    """``?start=&count=`` from the query, checked: start >= 0, 1 <= count <= 500."""
+    start = _whole(request, "start", 0, 0, 2**62)
+    count = _whole(request, "count", default_count, 1, 500)
+    return start, count

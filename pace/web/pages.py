@@ -1,0 +1,158 @@
+"""The HTML pages: server-rendered (Jinja2, autoescaped), a little JS for confirmations and live
+progress bars. Their buttons post HTML forms to the JSON API's routes (see :mod:`pace.web.api`).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+
+from pace.web import reads
+from pace.web.api import NOTICE_COOKIE
+from pace.web.context import (
+    CLIENT,
+    CSRF,
+    SETTINGS,
+    TEMPLATES,
+    keys,
+    paging,
+    redis,
+    root,
+)
+
+__all__ = ["add_routes", "duration", "error_page", "render"]
+
+OVERVIEW_SCOPES = 6
+"""Most progress scopes shown live on the overview."""
+
+
+def duration(seconds: float | None) -> str:
+    """``45 s``, ``3 min 5 s``, ``2 h 10 min``; ``-`` for ``None``."""
+    if seconds is None:
+        return "-"
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
+
+
+def _until(until: float | None) -> str:
+    if until is None:
+        return "until resumed"
+    at = datetime.fromtimestamp(until, UTC).strftime("%H:%M:%S UTC")
+    return f"until {at} ({duration(until - time.time())} left)"
+
+
+def _notice(request: web.Request) -> str | None:
+    value = request.cookies.get(NOTICE_COOKIE)
+    if not value:
+        return None
+    try:
+        return bytes.fromhex(value).decode()[:300]
+    except ValueError:
+        return None
+
+
+def render(
+    request: web.Request, template: str, *, status: int = 200, **context: Any
+) -> web.Response:
+    """Render ``template`` with the shared context (root, CSRF token, notice, ...)."""
+    env = request.app[TEMPLATES]
+    notice = _notice(request)
+    html = env.get_template(template).render(
+        root=root(request),
+        csrf=request.get(CSRF, ""),
+        here=request.path_qs,
+        notice=notice,
+        namespace=request.app[SETTINGS].namespace,
+        quote=lambda value: quote(str(value), safe=""),
+        json=reads.dumps,
+        until=_until,
+        **context,
+    )
+    response = web.Response(text=html, content_type="text/html", status=status)
+    if notice is not None:
+        response.del_cookie(NOTICE_COOKIE, path=root(request))
+    return response
+
+
+def error_page(request: web.Request, status: int, reason: str) -> web.Response:
+    """A 4xx (or 5xx) page that says why."""
+    return render(request, "error.html", status=status, title=f"Error {status}", nav="",
+                  code=status, reason=reason)  # fmt: skip
+
+
+def _pager(start: int, count: int, total: int) -> dict[str, Any]:
+    return {
+        "start": start,
+        "count": count,
+        "total": total,
+        "end": min(start + count, total),
+        "previous": max(0, start - count) if start > 0 else None,
+        "next": start + count if start + count < total else None,
+    }
+
+
+async def overview(request: web.Request) -> web.Response:
+    """Queues, workers, totals, pauses, and the progress scopes found, live."""
+    data = await reads.overview(redis(request), keys(request))
+    scopes = await reads.scopes(redis(request), keys(request), limit=OVERVIEW_SCOPES)
+    progress = [await reads.progress(redis(request), keys(request), scope) for scope in scopes]
+    return render(request, "overview.html", title="Overview", nav="overview", data=data,
+                  progress=progress)  # fmt: skip
+
+
+async def queue(request: web.Request) -> web.Response:
+    """A queue's jobs, a page at a time."""
+    start, count = paging(request)
+    name = request.match_info["name"]
+    data = await reads.queue(redis(request), keys(request), name, start, count)
+    return render(request, "queue.html", title=f"Queue {name}", nav="overview", queue=data,
+                  pager=_pager(start, count, data["size"]))  # fmt: skip
+
+
+async def workers(request: web.Request) -> web.Response:
+    """Every registered worker and what it runs."""
+    listed = await reads.workers(redis(request), keys(request))
+    return render(request, "workers.html", title="Workers", nav="workers", workers=listed)
+
+
+async def failures(request: web.Request) -> web.Response:
+    """Failures, a page at a time, with retry / remove / retry all / clear."""
+    start, count = paging(request, default_count=20)
+    data = await reads.failures(request.app[CLIENT], start, count)
+    return render(request, "failures.html", title="Failures", nav="failures", data=data,
+                  pager=_pager(start, count, data["total"]))  # fmt: skip
+
+
+async def progress_index(request: web.Request) -> web.StreamResponse:
+    """A form to follow a scope (``?scope=user:3421`` goes to its page), and the scopes found."""
+    scope = request.query.get("scope", "").strip()
+    if scope:
+        target = root(request) + "progress/" + quote(reads.parse_scope(scope), safe=":")
+        return web.Response(status=303, headers={"Location": target})
+    scopes = await reads.scopes(redis(request), keys(request), limit=100)
+    return render(request, "progress_index.html", title="Progress", nav="progress", scopes=scopes)
+
+
+async def progress(request: web.Request) -> web.Response:
+    """One scope's jobs as live progress bars with ETA."""
+    data = await reads.progress(redis(request), keys(request), request.match_info["scope"])
+    return render(request, "progress.html", title=f"Progress {data['scope']}", nav="progress",
+                  progress=[data])  # fmt: skip
+
+
+def add_routes(app: web.Application) -> None:
+    """Register the pages."""
+    app.router.add_get("/", overview, name="overview")
+    app.router.add_get("/queues/{name}", queue, name="queue")
+    app.router.add_get("/workers", workers, name="workers")
+    app.router.add_get("/failures", failures, name="failures")
+    app.router.add_get("/progress", progress_index, name="progress")
+    app.router.add_get("/progress/{scope}", progress, name="progress.scope")

@@ -1,0 +1,137 @@
+"""``GET /metrics``: Prometheus text format, read from Redis at scrape time.
+
+Each scrape reads Redis once (queues, stats, pauses, and the metrics every live pace worker
+publishes each second, found with ``SMEMBERS <ns>:pace:workers``) and hands the families to a
+registry made for that scrape: no global registry, nothing kept between scrapes.
+
+| metric | type | meaning |
+|---|---|---|
+| ``pace_queue_jobs{queue}`` | gauge | jobs waiting in a queue |
+| ``pace_queue_paused{queue}`` | gauge | 1 for each queue paused fleet-wide |
+| ``pace_jobs_processed_total`` | counter | ``resque:stat:processed`` (failed ones included) |
+| ``pace_jobs_failed_total`` | counter | ``resque:stat:failed`` |
+| ``pace_failures`` | gauge | failure records kept in ``resque:failed`` |
+| ``pace_workers`` | gauge | registered workers (Ruby's and pace's) |
+| ``pace_jobs_in_flight`` | gauge | jobs running now, over the live pace workers |
+| ``pace_job_duration_seconds`` | histogram | job run times, over the live pace workers |
+| ``pace_rate_limit_wait_seconds_total`` | counter | time spent waiting for the rate limit |
+
+The histogram and the wait counter add up the live workers' counts since each started, so
+they drop when a worker stops: Prometheus' ``rate()`` reads a drop as a counter reset.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+from redis.asyncio import Redis
+
+from pace.client import Client
+from pace.connection import text
+from pace.control import read_pauses
+from pace.keys import Keys
+from pace.web.context import keys, redis
+
+__all__ = ["families", "metrics"]
+
+
+class _Scrape(Collector):
+    """The families read for one scrape."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
+
+
+async def _worker_metrics(redis: Redis, keys: Keys) -> list[dict[str, Any]]:
+    """The published metrics of every live pace worker."""
+    ids = sorted(map(text, await redis.smembers(keys.pace_workers)))
+    async with redis.pipeline(transaction=False) as pipe:
+        for worker_id in ids:
+            pipe.exists(keys.alive(worker_id))
+            pipe.get(keys.worker_metrics(worker_id))
+        replies = await pipe.execute()
+    published = []
+    for alive, raw in zip(replies[::2], replies[1::2], strict=True):
+        try:
+            data = json.loads(raw) if alive and raw else None
+        except ValueError:
+            data = None
+        if isinstance(data, dict):
+            published.append(data)
+    return published
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _histogram(published: list[dict[str, Any]]) -> HistogramMetricFamily:
+    buckets: dict[float, float] = {}
+    total = 0.0
+    for data in published:
+        for bound, count in data.get("buckets") or ():
+            upper = math.inf if bound == "+Inf" else float(bound)
+            buckets[upper] = buckets.get(upper, 0.0) + _number(count)
+        total += _number(data.get("sum"))
+    buckets.setdefault(math.inf, sum(_number(d.get("count")) for d in published))
+    return HistogramMetricFamily(
+        "pace_job_duration_seconds",
+        "Job run times, over the live pace workers.",
+        buckets=[("+Inf" if b == math.inf else repr(b), n) for b, n in sorted(buckets.items())],
+        sum_value=total,
+    )
+
+
+async def families(redis: Redis, keys: Keys) -> list[Metric]:
+    """Every metric family, read from Redis now."""
+    info = await Client(redis=redis, namespace=keys.namespace).info()
+    paused = sorted(p.name for p in await read_pauses(redis, keys) if p.kind == "queue")
+    published = await _worker_metrics(redis, keys)
+    depth = GaugeMetricFamily("pace_queue_jobs", "Jobs waiting in a queue.", labels=["queue"])
+    for name, size in info.queues.items():
+        depth.add_metric([name], size)
+    pauses = GaugeMetricFamily(
+        "pace_queue_paused", "1 for each queue paused for the whole fleet.", labels=["queue"]
+    )
+    for name in paused:
+        pauses.add_metric([name], 1)
+    return [
+        depth,
+        pauses,
+        CounterMetricFamily("pace_jobs_processed", "Jobs finished (failed ones included).",
+                            value=info.processed_total),
+        CounterMetricFamily("pace_jobs_failed", "Jobs failed.", value=info.failed_total),
+        GaugeMetricFamily("pace_failures", "Failure records kept.", value=info.failed),
+        GaugeMetricFamily("pace_workers", "Registered workers.", value=len(info.workers)),
+        GaugeMetricFamily("pace_jobs_in_flight", "Jobs running now, over the live pace workers.",
+                          value=sum(_number(d.get("in_flight")) for d in published)),
+        _histogram(published),
+        CounterMetricFamily(
+            "pace_rate_limit_wait_seconds", "Time spent waiting for the rate limit.",
+            value=sum(_number(d.get("rate_limit_wait_seconds")) for d in published),
+        ),
+    ]  # fmt: skip
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """The Prometheus text exposition of :func:`families`."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Scrape(await families(redis(request), keys(request))))
+    return web.Response(
+        body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+    )
