@@ -13,10 +13,9 @@ Example::
 
 from __future__ import annotations
 
-from pace.batch import BatchJob
-from pace.client import Client, Info, enqueue
-from pace.connection import connect
-from pace.control import Pause, Pauses
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from pace.errors import (
     CannotRequeue,
     ConfigError,
@@ -35,14 +34,62 @@ from pace.errors import (
     StageComplete,
     UnknownJobClass,
 )
-from pace.failures import Failure, Failures, RequeueSummary
-from pace.job import Job, current_job
-from pace.multistep import MultiStepTask
-from pace.progress import Progress, Tick
-from pace.retry import RetryPolicy
-from pace.runner import run
-from pace.stages import Stage, StagedGroup, StagedJobHandle
-from pace.worker import Handler, Worker
+
+if TYPE_CHECKING:
+    from pace.batch import BatchJob
+    from pace.client import Client, Info, enqueue
+    from pace.connection import connect
+    from pace.control import Pause, Pauses
+    from pace.failures import Failure, Failures, RequeueSummary
+    from pace.job import Job, current_job
+    from pace.multistep import MultiStepTask
+    from pace.progress import Progress, Tick
+    from pace.retry import RetryPolicy
+    from pace.runner import run
+    from pace.stages import Stage, StagedGroup, StagedJobHandle
+    from pace.worker import Handler, Worker
+
+# Names load their module on first use, so that a worker process imports only what it runs
+# (workflows, progress, failure admin and the web app stay out of its memory).
+_LAZY = {
+    "BatchJob": "pace.batch",
+    "Client": "pace.client",
+    "Info": "pace.client",
+    "enqueue": "pace.client",
+    "connect": "pace.connection",
+    "Pause": "pace.control",
+    "Pauses": "pace.control",
+    "Failure": "pace.failures",
+    "Failures": "pace.failures",
+    "RequeueSummary": "pace.failures",
+    "Job": "pace.job",
+    "current_job": "pace.job",
+    "MultiStepTask": "pace.multistep",
+    "Progress": "pace.progress",
+    "Tick": "pace.progress",
+    "RetryPolicy": "pace.retry",
+    "run": "pace.runner",
+    "Stage": "pace.stages",
+    "StagedGroup": "pace.stages",
+    "StagedJobHandle": "pace.stages",
+    "Handler": "pace.worker",
+    "Worker": "pace.worker",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+    try:  # a submodule: pace.progress, pace.embedded, ...
+        return importlib.import_module(f"pace.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"pace.{name}":
+            raise
+        raise AttributeError(f"module 'pace' has no attribute {name!r}") from None
+
 
 __version__ = "0.1.0"
 
