@@ -378,13 +378,13 @@ class Worker:
         refreshed = -math.inf
         while not self._stopping:
             try:
-                if self.paused or self._in_flight >= self.concurrency:
+                if self.paused or self._busy():
                     await self._nap(self._pause_left())
                     continue
                 if self.queues.dynamic and (idle or time.monotonic() - refreshed > _REFRESH_QUEUES):
                     await self._refresh_queues()
                     refreshed = time.monotonic()
-                wanted = min(self.concurrency - self._in_flight, self.batch_size)
+                wanted = min(self.concurrency - len(self._running), self.batch_size)
                 if self.limit is not None:
                     waiting = time.monotonic()
                     wanted = await self.limit.take(wanted)
@@ -509,6 +509,11 @@ class Worker:
     def _in_flight(self) -> int:
         """Jobs running, plus those whose success is not stored yet."""
         return len(self._running) + len(self._acks)
+
+    def _busy(self) -> bool:
+        """No room for another job: ``concurrency`` handlers are running, or as many successes
+        wait to be stored (the next batch is fetched while the last one is acknowledged)."""
+        return len(self._running) >= self.concurrency or len(self._acks) >= self.concurrency
 
     async def _perform(self, job: Job) -> None:
         handler = self._resolve(job.class_name)
