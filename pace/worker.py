@@ -498,10 +498,12 @@ class Worker:
                 await self._settle(self._inflight.succeeded, [entry for _, entry in acks])
                 del self._acks[: len(acks)]
                 self._wake()
-                for job, _entry in acks:
-                    logger.debug("%r done", job)
-                    _current.set(job)
-                    await self._fire("processed", job)
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("%d jobs done: %s", len(acks), [job for job, _ in acks])
+                if Worker.class_hooks.get("processed") or self.hooks.get("processed"):
+                    for job, _entry in acks:
+                        _current.set(job)
+                        await self._fire("processed", job)
         finally:
             self._acking = None
 
