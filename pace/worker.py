@@ -390,6 +390,9 @@ class Worker:
                     wanted = await self.limit.take(wanted)
                     self.metrics.rate_limit_wait += time.monotonic() - waiting
                 self._critical = True
+                # Burst mode stops only if nothing was in flight before this fetch: a job that
+                # settles while the fetch runs may have enqueued more (a workflow's next stage).
+                settled_before = not self._in_flight
                 fetched = await self._inflight.fetch(self._fetch_keys, self._fetch_names, wanted)
                 self._redis_back()
                 if fetched and self.limit is not None:
@@ -400,7 +403,7 @@ class Worker:
                 elif fetched:
                     idle = 0.0
                     await self._dispatch(fetched)
-                elif self.burst and not self._in_flight:
+                elif self.burst and settled_before and not self._in_flight:
                     logger.info("queues are empty; burst mode stops the worker")
                     self.request_stop(None)
                 else:
