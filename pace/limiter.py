@@ -20,15 +20,14 @@ _WINDOW = 1.01
 class RateLimit:
     """Bounds how fast a worker starts jobs: at most ``rate`` starts in any one-second window.
 
-    Two parts, each simple. :meth:`take` paces permits evenly at ``rate`` per second with an
-    aiolimiter leaky bucket holding a tenth of a second's worth, so a timer that fires late (a
-    busy machine) is caught up rather than lost. That bucket alone would allow a tenth more
-    than the rate in some second, so :meth:`admit`, called as the fetched jobs start, keeps a
-    log of the last ``rate`` start times and holds starts back until the start ``rate`` places
-    earlier is 1.01 s old. The bound then holds exactly, with 10 ms to spare for jitter in
-    whoever measures it (a busy event loop starts a job a little after its permit), and the
-    steady rate stays within 1% of the target. A pause saves
-    up nothing beyond the bucket, and the log still applies after it.
+    Two parts, each simple. :meth:`take` paces permits evenly at ``rate`` per 1.01 s with an
+    aiolimiter leaky bucket. The bucket starts full (no burst at start-up, or after
+    :meth:`restart`, which the worker calls when a pause ends) and can save up half a second's
+    worth, so that a loop stalled by a busy machine catches up instead of losing permits.
+    A catch-up could put more than the rate into some second, so :meth:`admit`, called as the
+    fetched jobs start, keeps a log of the last ``rate`` start times and holds starts back until
+    the start ``rate`` places earlier is 1.01 s old. The bound then holds exactly, with 10 ms to
+    spare for jitter in whoever measures it, and the steady rate is 1% under the target.
 
     Example::
 
@@ -38,19 +37,27 @@ class RateLimit:
         await limit.admit(len(jobs))      # right before they start
     """
 
-    __slots__ = ("_bucket", "_recent", "rate")
+    __slots__ = ("_bucket", "_burst", "_full", "_recent", "rate")
 
     def __init__(self, rate: float) -> None:
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf:
             raise ConfigError(f"jobs_per_second must be a positive number, got {rate!r}")
         self.rate = rate
-        burst = max(1.0, rate / 10)  # never more than the log's length, floor(rate)
-        self._bucket = AsyncLimiter(burst, burst / rate)
+        self._burst = max(1.0, rate / 2)  # never more than the log's length, floor(rate)
+        self._bucket = AsyncLimiter(self._burst, self._burst * _WINDOW / rate)
         self._recent: deque[float] = deque(maxlen=max(1, math.floor(rate)))
+        self._full = False
+
+    def restart(self) -> None:
+        """Start evenly again: the next :meth:`take` fills the bucket (used after a pause)."""
+        self._full = False
 
     async def take(self, wanted: int) -> int:
         """Wait for one permit, then take as many more as are free now, up to ``wanted``."""
         bucket = self._bucket
+        if not self._full:
+            self._full = True
+            await bucket.acquire(bucket.max_rate - 1)  # at once: it was empty or nearly
         await bucket.acquire()
         granted = 1
         while granted < wanted and bucket.has_capacity():

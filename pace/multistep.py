@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Generator, Iterable, Sequence
-from types import TracebackType
+from collections.abc import Iterable, Sequence
 from typing import Any, Self
 
+from pace._runtime import Opened
 from pace.batch import DEFAULT_EXPIRE, Batch, BatchState, NewJob, check_expire
 from pace.client import Client
 from pace.errors import ConfigError, NoSuchMultiStepTask
@@ -49,7 +49,7 @@ def _task_id(slug: str) -> str:
     return f"{name}-{secrets.token_hex(4)}"
 
 
-class MultiStepTask:
+class MultiStepTask(Opened):
     """A multi-step task: normal jobs in parallel, then finalization jobs one by one.
 
     Create one with :meth:`create` (as an async context manager, or awaited), find one with
@@ -127,23 +127,12 @@ class MultiStepTask:
             raise
         return task
 
-    def __await__(self) -> Generator[Any, None, Self]:
-        return self._store().__await__()
-
-    async def __aenter__(self) -> Self:
+    async def _open(self) -> Self:
         return await self._store()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if self._created:
-                await (self.finalize() if exc is None else self.delete())
-        finally:
-            await self.aclose()
+    async def _close(self, exc: BaseException | None) -> None:
+        if self._created:
+            await (self.finalize() if exc is None else self.delete())
 
     async def _store(self) -> Self:
         if self._new is not None:

@@ -34,12 +34,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from pace._runtime import Opened
 from pace.connection import connect, text
 from pace.errors import ConfigError
 from pace.job import current_job
@@ -327,7 +327,7 @@ def _expired(value: bytes) -> bool:
     return expires_at is not None and expires_at <= _now()
 
 
-class Progress:
+class Progress(Opened):
     """One job's progress in a scope: declare the total, tick, complete or fail.
 
     Awaiting it (or entering it with ``async with``) writes the 0% marker at once; otherwise
@@ -396,29 +396,13 @@ class Progress:
         self._written_at: float | None = None
         self._written_percent: int | None = None
 
-    def __await__(self) -> Any:
-        return self._first_write().__await__()
-
-    async def _first_write(self) -> Self:
+    async def _open(self) -> Self:
         await self._write()
         return self
 
-    async def __aenter__(self) -> Self:
-        return await self._first_write()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if self.running:
-                await (
-                    self.complete() if exc is None else self.fail(str(exc) or type(exc).__name__)
-                )
-        finally:
-            await self.aclose()
+    async def _close(self, exc: BaseException | None) -> None:
+        if self.running:
+            await (self.complete() if exc is None else self.fail(str(exc) or type(exc).__name__))
 
     async def aclose(self) -> None:
         """Close the Redis connection this progress opened, if any."""

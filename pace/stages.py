@@ -26,11 +26,11 @@ Example::
 from __future__ import annotations
 
 import uuid
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from types import TracebackType
 from typing import Any, Self
 
+from pace._runtime import Opened
 from pace.batch import (
     DEFAULT_EXPIRE,
     Batch,
@@ -59,7 +59,7 @@ DEFAULT_QUEUE = "stages"
 """The queue of a group's jobs unless the group (or ``enqueue_to``) names another."""
 
 
-class StagedGroup:
+class StagedGroup(Opened):
     """A group of numbered stages of jobs.
 
     Example::
@@ -197,23 +197,12 @@ class StagedGroup:
             self._load(await self.state())
         return self.queue
 
-    def __await__(self) -> Generator[Any, None, Self]:
-        return self._store().__await__()
-
-    async def __aenter__(self) -> Self:
+    async def _open(self) -> Self:
         return await self._store()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if self._created:
-                await (self.initiate() if exc is None else self.delete())
-        finally:
-            await self.aclose()
+    async def _close(self, exc: BaseException | None) -> None:
+        if self._created:
+            await (self.initiate() if exc is None else self.delete())
 
     async def _store(self) -> Self:
         if self._new is not None:

@@ -379,6 +379,8 @@ class Worker:
         while not self._stopping:
             try:
                 if self.paused or self._busy():
+                    if self.paused and self.limit is not None:
+                        self.limit.restart()  # no burst when the pause ends
                     await self._nap(self._pause_left())
                     continue
                 if self.queues.dynamic and (idle or time.monotonic() - refreshed > _REFRESH_QUEUES):
@@ -498,7 +500,13 @@ class Worker:
         try:
             while self._acks:
                 acks = list(self._acks)  # jobs finishing meanwhile are appended after these
-                await self._settle(self._inflight.succeeded, [entry for _, entry in acks])
+                try:
+                    await self._settle(self._inflight.succeeded, [entry for _, entry in acks])
+                except Exception as exc:  # not an outage (retried above): never stall the worker
+                    logger.exception(
+                        "could not acknowledge %d jobs; they stay in flight", len(acks)
+                    )
+                    await self._fire("error", None, exc)
                 del self._acks[: len(acks)]
                 self._wake()
                 if logger.isEnabledFor(logging.DEBUG):
