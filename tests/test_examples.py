@@ -34,27 +34,10 @@ def load_example(name: str) -> ModuleType:
 
 
 async def test_http_example_fetches_every_job(redis: Redis, cli_env: dict[str, str]) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(EXAMPLES / "http_fetch.py"),
-        "--jobs",
-        "60",
-        "--rate",
-        "200",
-        env=cli_env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(45):
-            out, err = await process.communicate()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0, err.decode()
-    summary = SUMMARY.search(out.decode())
-    assert summary is not None, out.decode()
+    status, out, err = await run_example("http_fetch", cli_env, "--jobs", "60", "--rate", "200")
+    assert status == 0, err
+    summary = SUMMARY.search(out)
+    assert summary is not None, out
     assert (summary["jobs"], summary["ok"]) == ("60", "60")
     assert await redis.llen("resque:queue:http") == 0
     assert await redis.llen("resque:failed") == 0
