@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
-from contextlib import ExitStack, suppress
+from contextlib import suppress
 from typing import Any
 
 from aiohttp import web
@@ -155,10 +154,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="stop after this long (default: never)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    with ExitStack() as stack:
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            redis_url = stack.enter_context(embedded.temporary()).url
+    with embedded.redis_url_or_temporary() as redis_url:
         pace.run(serve(redis_url, args.port, args.seconds))
     return 0
 

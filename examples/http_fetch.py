@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import ExitStack, asynccontextmanager, suppress
+from contextlib import asynccontextmanager, suppress
 
 import aiohttp
 from aiohttp import web
@@ -130,11 +129,8 @@ async def main(redis_url: str, jobs: int, rate: float) -> int:
 def cli(argv: Sequence[str] | None = None) -> int:
     """Parse the flags, bring up Redis if needed, run :func:`main` on uvloop."""
     args = parse_args(argv)
-    with ExitStack() as stack:
-        redis_url = os.environ.get("REDIS_URL")
-        if not redis_url:
-            redis_url = stack.enter_context(embedded.temporary()).url
-            print(f"embedded Redis at {redis_url}")
+    with embedded.redis_url_or_temporary() as redis_url:
+        print(f"Redis at {redis_url}")
         return pace.run(main(redis_url, args.jobs, args.rate))
 
 

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
-import os
 import random
 import time
-from collections.abc import Iterator
 
 import pace
 from pace import embedded
@@ -89,22 +86,12 @@ async def main(redis_url: str, jobs: int, rate: float) -> None:
         print(json.dumps(json.loads(first_failure), indent=2))
 
 
-@contextlib.contextmanager
-def redis_for_demo() -> Iterator[str]:
-    """REDIS_URL if set, else an embedded Redis in a temporary directory."""
-    if os.environ.get("REDIS_URL"):
-        yield os.environ["REDIS_URL"]
-        return
-    with embedded.temporary() as server:
-        print(f"embedded Redis at {server.url}")
-        yield server.url
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=600)
     parser.add_argument("--rate", type=float, default=300.0, help="jobs per second")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="  %(levelname)s %(message)s")
-    with redis_for_demo() as url:
+    with embedded.redis_url_or_temporary() as url:
+        print(f"Redis at {url}")
         pace.run(main(url, args.jobs, args.rate))

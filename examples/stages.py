@@ -10,7 +10,6 @@ group's state is gone once its last stage completed.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 
@@ -76,8 +75,5 @@ async def main(redis_url: str) -> None:
 
 
 if __name__ == "__main__":
-    if os.environ.get("REDIS_URL"):
-        pace.run(main(os.environ["REDIS_URL"]))
-    else:
-        with embedded.temporary() as server:
-            pace.run(main(server.url))
+    with embedded.redis_url_or_temporary() as url:
+        pace.run(main(url))

@@ -25,7 +25,7 @@ from typing import Self
 
 from pace.errors import EmbeddedUnavailable
 
-__all__ = ["EmbeddedRedis", "redis_server_binary", "temporary"]
+__all__ = ["EmbeddedRedis", "redis_server_binary", "redis_url_or_temporary", "temporary"]
 
 _SOCKET_NAME = "redis.sock"
 _MAX_SOCKET_PATH = 100  # sun_path holds 104-108 bytes, depending on the platform
@@ -173,6 +173,23 @@ def temporary() -> Iterator[EmbeddedRedis]:
         EmbeddedRedis(directory) as server,
     ):
         yield server
+
+
+@contextlib.contextmanager
+def redis_url_or_temporary() -> Iterator[str]:
+    """``REDIS_URL`` if it is set, else the URL of a :func:`temporary` embedded Redis.
+
+    Example::
+
+        with pace.embedded.redis_url_or_temporary() as url:
+            pace.run(main(url))
+    """
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    with temporary() as server:
+        yield server.url
 
 
 def _answers(path: Path) -> bool:

