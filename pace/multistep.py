@@ -31,8 +31,8 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any, Self
 
-from pace._runtime import Opened
-from pace.batch import DEFAULT_EXPIRE, Batch, BatchState, NewJob, check_expire
+from pace._handle import BatchHandle
+from pace.batch import DEFAULT_EXPIRE, NewJob, check_expire
 from pace.client import Client
 from pace.errors import ConfigError, NoSuchMultiStepTask
 from pace.job import Job, batch_of
@@ -49,7 +49,7 @@ def _task_id(slug: str) -> str:
     return f"{name}-{secrets.token_hex(4)}"
 
 
-class MultiStepTask(Opened):
+class MultiStepTask(BatchHandle):
     """A multi-step task: normal jobs in parallel, then finalization jobs one by one.
 
     Create one with :meth:`create` (as an async context manager, or awaited), find one with
@@ -71,7 +71,8 @@ class MultiStepTask(Opened):
             in :meth:`aclose` or at the end of ``async with``.
     """
 
-    __slots__ = ("_batch", "_client", "_created", "_new", "_owns", "task_id")
+    _kind = "multistep"
+    _missing = NoSuchMultiStepTask
 
     def __init__(
         self,
@@ -81,12 +82,14 @@ class MultiStepTask(Opened):
         redis_url: str | None = None,
         namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
+        super().__init__(client=client, redis_url=redis_url, namespace=namespace)
         self.task_id = task_id
-        self._client = client if client is not None else Client(redis_url, namespace=namespace)
-        self._owns = client is None
         self._new: tuple[str, float] | None = None
-        self._created = False
-        self._batch: Batch | None = None
+
+    @property
+    def batch_id(self) -> str:
+        """The task's id."""
+        return self.task_id
 
     @classmethod
     def create(
@@ -146,20 +149,6 @@ class MultiStepTask(Opened):
             self._created = True
         return self
 
-    async def _get(self) -> Batch:
-        if self._batch is None:
-            redis = await self._client.redis()
-            self._batch = Batch(
-                redis, self._client.keys, self.task_id,
-                kind="multistep", missing=NoSuchMultiStepTask,
-            )  # fmt: skip
-        return self._batch
-
-    async def aclose(self) -> None:
-        """Close the connection, if this task opened it."""
-        if self._owns:
-            await self._client.aclose()
-
     @property
     def queue_name(self) -> str:
         """The task's own Resque queue (its id)."""
@@ -192,10 +181,6 @@ class MultiStepTask(Opened):
         are done already). Idempotent; ``async with`` calls it."""
         await (await self._get()).seal()
 
-    async def state(self) -> BatchState:
-        """Everything about the task at this moment (see :class:`pace.batch.BatchState`)."""
-        return await (await self._get()).state()
-
     async def completed_count(self) -> int:
         """Normal jobs that succeeded."""
         return (await self.state()).counts(1).completed
@@ -215,11 +200,6 @@ class MultiStepTask(Opened):
     async def finalizable(self) -> bool:
         """True once sealed (:meth:`finalize`)."""
         return (await self.state()).sealed
-
-    async def delete(self) -> bool:
-        """Delete the task's state and its queue (jobs not yet taken go too; running ones
-        finish as plain jobs). False if it was gone."""
-        return await (await self._get()).delete()
 
     def __repr__(self) -> str:
         return f"<MultiStepTask {self.task_id}>"

@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Self
 
-from pace._runtime import Opened
+from pace._handle import BatchHandle
 from pace.batch import (
     DEFAULT_EXPIRE,
     Batch,
@@ -59,7 +59,7 @@ DEFAULT_QUEUE = "stages"
 """The queue of a group's jobs unless the group (or ``enqueue_to``) names another."""
 
 
-class StagedGroup(Opened):
+class StagedGroup(BatchHandle):
     """A group of numbered stages of jobs.
 
     Example::
@@ -85,10 +85,8 @@ class StagedGroup(Opened):
             in :meth:`aclose` or at the end of ``async with``.
     """
 
-    __slots__ = (
-        "_batch", "_client", "_created", "_loaded", "_new", "_owns", "created_at",
-        "description", "group_id", "queue",
-    )  # fmt: skip
+    _kind = "staged"
+    _missing = NoSuchStagedGroup
 
     def __init__(
         self,
@@ -99,16 +97,18 @@ class StagedGroup(Opened):
         redis_url: str | None = None,
         namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
+        super().__init__(client=client, redis_url=redis_url, namespace=namespace)
         self.group_id = group_id
         self.description = group_id
         self.created_at: datetime | None = None
         self.queue = check_queue_name(queue or DEFAULT_QUEUE)
         self._loaded = queue is not None  # else the group's own queue is read on first use
-        self._client = client if client is not None else Client(redis_url, namespace=namespace)
-        self._owns = client is None
         self._new: tuple[OnFailure, float] | None = None
-        self._created = False
-        self._batch: Batch | None = None
+
+    @property
+    def batch_id(self) -> str:
+        """The group's id."""
+        return self.group_id
 
     @classmethod
     def within_a_grouping(
@@ -217,19 +217,6 @@ class StagedGroup(Opened):
             self._created = True
         return self
 
-    async def _get(self) -> Batch:
-        if self._batch is None:
-            redis = await self._client.redis()
-            self._batch = Batch(
-                redis, self._client.keys, self.group_id, kind="staged", missing=NoSuchStagedGroup
-            )
-        return self._batch
-
-    async def aclose(self) -> None:
-        """Close the connection, if this group opened it."""
-        if self._owns:
-            await self._client.aclose()
-
     def stage(self, number: int) -> Stage:
         """Stage ``number`` (1, 2, ...); a stage exists once a job is added to it."""
         return Stage(self, check_stage(number))
@@ -243,19 +230,10 @@ class StagedGroup(Opened):
         """The first stage that is not complete (stage 1 before the group is initiated)."""
         return Stage(self, max((await self.state()).stage, 1))
 
-    async def state(self) -> BatchState:
-        """Everything about the group at this moment (see :class:`pace.batch.BatchState`)."""
-        return await (await self._get()).state()
-
     async def initiate(self) -> None:
         """Start stage 1 (an empty stage completes at once and the next starts). Idempotent;
         leaving ``within_a_grouping`` calls it."""
         await (await self._get()).initiate()
-
-    async def delete(self) -> bool:
-        """Delete the group, its stages and jobs' statuses. Jobs already in a queue stay
-        there and run as plain jobs. False if it was gone."""
-        return await (await self._get()).delete()
 
     def __repr__(self) -> str:
         return f"<StagedGroup {self.group_id} {self.description!r}>"

@@ -1,0 +1,61 @@
+"""What :class:`pace.MultiStepTask` and :class:`pace.StagedGroup` share: a connection (their
+own, or a :class:`pace.Client`'s), and the :class:`pace.batch.Batch` of their id, made on
+first use."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pace._runtime import Opened
+from pace.batch import Batch, BatchState, Kind
+from pace.client import Client
+from pace.errors import NoSuchBatch
+from pace.keys import DEFAULT_NAMESPACE
+
+__all__ = ["BatchHandle"]
+
+
+class BatchHandle(Opened):
+    """A handle on one batch; subclasses name its kind, its "gone" error and its id."""
+
+    _kind: ClassVar[Kind]
+    _missing: ClassVar[type[NoSuchBatch]]
+
+    def __init__(
+        self,
+        *,
+        client: Client | None = None,
+        redis_url: str | None = None,
+        namespace: str = DEFAULT_NAMESPACE,
+    ) -> None:
+        self._client = client if client is not None else Client(redis_url, namespace=namespace)
+        self._owns = client is None
+        self._created = False
+        self._batch: Batch | None = None
+
+    @property
+    def batch_id(self) -> str:
+        """The batch's id."""
+        raise NotImplementedError
+
+    async def _get(self) -> Batch:
+        if self._batch is None:
+            redis = await self._client.redis()
+            self._batch = Batch(
+                redis, self._client.keys, self.batch_id, kind=self._kind, missing=self._missing
+            )
+        return self._batch
+
+    async def aclose(self) -> None:
+        """Close the connection, if this handle opened it."""
+        if self._owns:
+            await self._client.aclose()
+
+    async def state(self) -> BatchState:
+        """Everything about the batch at this moment (see :class:`pace.batch.BatchState`)."""
+        return await (await self._get()).state()
+
+    async def delete(self) -> bool:
+        """Delete the batch's state (a multi-step task's queue too; jobs already in a queue
+        run as plain jobs). False if it was gone."""
+        return await (await self._get()).delete()
