@@ -378,10 +378,13 @@ class Worker:
         refreshed = -math.inf
         while not self._stopping:
             try:
-                if self.paused or self._busy():
-                    if self.paused and self.limit is not None:
+                if self.paused:
+                    if self.limit is not None:
                         self.limit.restart()  # no burst when the pause ends
                     await self._nap(self._pause_left())
+                    continue
+                if self._busy():  # a job that finishes wakes it
+                    await self._nap(_MAX_IDLE)
                     continue
                 if self.queues.dynamic and (idle or time.monotonic() - refreshed > _REFRESH_QUEUES):
                     await self._refresh_queues()
@@ -605,12 +608,15 @@ class Worker:
             with suppress(TimeoutError):
                 async with asyncio.timeout(seconds):
                     await self._wakeup.wait()
+        else:  # never spin: let every other task run first
+            await asyncio.sleep(0)
         self._wakeup.clear()
 
     def _pause_left(self) -> float:
+        """Seconds until a timed pause ends (at most ``_MAX_IDLE``; 0 once it has ended)."""
         if self._paused_until is None:
             return _MAX_IDLE
-        return min(self._paused_until - time.monotonic(), _MAX_IDLE)
+        return max(0.0, min(self._paused_until - time.monotonic(), _MAX_IDLE))
 
     # -- housekeeping -------------------------------------------------------------------
 

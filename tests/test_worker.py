@@ -153,6 +153,32 @@ async def test_timed_pause_resumes_by_itself(client: pace.Client, start: Starter
     assert not worker.paused
 
 
+@pytest.mark.timeout(30)  # the freeze blocked the loop: only this alarm could end the test
+async def test_a_handler_pausing_its_worker_for_a_while_neither_freezes_nor_starts_inside(
+    client: pace.Client, redis: Redis
+) -> None:
+    """The seed's own use: job 20 backs off with ``pause(0.5)``; the pause runs out by itself
+    while the worker is full (it spun with a negative nap and froze the process)."""
+    await client.enqueue_many("q", "Job", [[i] for i in range(100)])
+    started: list[float] = []
+    pauses: list[float] = []
+
+    async def handler(job: pace.Job) -> None:
+        started.append(job.started_at)
+        if job.args[0] == 20:
+            assert job.worker is not None
+            job.worker.pause(0.5)
+            pauses.append(time.time())
+        await asyncio.sleep(0.05)
+
+    await pace.Worker(["q"], redis=redis, burst=True).start(handler)
+    assert len(started) == 100
+    (paused_at,) = pauses
+    inside = [t for t in started if paused_at < t < paused_at + 0.5]
+    assert inside == [], f"{len(inside)} jobs started inside the pause"
+    assert max(started) >= paused_at + 0.5
+
+
 async def test_stop_lets_jobs_finish_then_requeues_the_rest_at_the_head(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
