@@ -12,7 +12,7 @@ import asyncio
 
 import pace
 from pace import embedded
-from pace.progress_view import show
+from pace.cli.progress_view import show
 
 SCOPE = ("user", 1)
 

@@ -36,23 +36,23 @@ from pace.errors import (
 )
 
 if TYPE_CHECKING:
-    from pace.batch import BatchJob
     from pace.client import Client, Info, enqueue
     from pace.connection import connect
     from pace.control import Pause, Pauses
     from pace.failures import Failure, Failures, RequeueSummary
     from pace.job import Job, current_job
-    from pace.multistep import MultiStepTask
     from pace.progress import Progress, Tick
     from pace.retry import RetryPolicy
     from pace.runner import run
-    from pace.stages import Stage, StagedGroup, StagedJobHandle
     from pace.worker import Handler, Worker
+    from pace.workflows.model import BatchJob
+    from pace.workflows.multistep import MultiStepTask
+    from pace.workflows.stages import Stage, StagedGroup, StagedJobHandle
 
 # Names load their module on first use, so that a worker process imports only what it runs
 # (workflows, progress, failure admin and the web app stay out of its memory).
 _LAZY = {
-    "BatchJob": "pace.batch",
+    "BatchJob": "pace.workflows.model",
     "Client": "pace.client",
     "Info": "pace.client",
     "enqueue": "pace.client",
@@ -64,15 +64,15 @@ _LAZY = {
     "RequeueSummary": "pace.failures",
     "Job": "pace.job",
     "current_job": "pace.job",
-    "MultiStepTask": "pace.multistep",
+    "MultiStepTask": "pace.workflows.multistep",
     "Progress": "pace.progress",
     "Tick": "pace.progress",
     "RetryPolicy": "pace.retry",
     "run": "pace.runner",
-    "Stage": "pace.stages",
-    "StagedGroup": "pace.stages",
-    "StagedJobHandle": "pace.stages",
-    "Handler": "pace.worker",
+    "Stage": "pace.workflows.stages",
+    "StagedGroup": "pace.workflows.stages",
+    "StagedJobHandle": "pace.workflows.stages",
+    "Handler": "pace.job",
     "Worker": "pace.worker",
 }
 

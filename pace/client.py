@@ -12,10 +12,9 @@ from typing import Any, Self
 from redis.asyncio import Redis
 
 from pace.connection import connect, text
-from pace.inflight import entry_of
-from pace.job import new_job
 from pace.keys import DEFAULT_NAMESPACE, Keys
 from pace.queues import check_queue_name
+from pace.wire import entry_of, new_job
 
 __all__ = ["Client", "Info", "enqueue"]
 

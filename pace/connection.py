@@ -1,4 +1,4 @@
-"""Finding and opening the Redis connection.
+"""Finding and opening the Redis connection, and the base of objects that open one.
 
 The URL is looked up in this order: an explicit argument, the module attribute
 ``pace.redis_url``, the ``REDIS_URL`` environment variable, else ``redis://127.0.0.1:6379/0``.
@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Generator
+from types import TracebackType
+from typing import Any, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from redis import exceptions as redis_errors
@@ -17,7 +20,7 @@ from redis.asyncio import Redis
 
 from pace.errors import ConfigError, RedisUnavailable
 
-__all__ = ["DEFAULT_REDIS_URL", "connect", "redact", "resolve_url", "text"]
+__all__ = ["DEFAULT_REDIS_URL", "Opened", "connect", "redact", "resolve_url", "text"]
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -66,3 +69,37 @@ async def connect(url: str | None = None) -> Redis:
 def text(value: bytes | str) -> str:
     """A Redis reply as ``str`` (pace's clients return bytes)."""
     return value.decode() if isinstance(value, bytes) else value
+
+
+class Opened:
+    """Something that is awaited (``x = await X(...)``) or entered (``async with X(...) as x``).
+
+    Either way :meth:`_open` runs first; leaving the ``async with`` block runs :meth:`_close`
+    with the block's exception (``None`` on a clean exit), then :meth:`aclose` always.
+    """
+
+    async def _open(self) -> Self:
+        return self
+
+    async def _close(self, exc: BaseException | None) -> None:
+        """What leaving the block does, before :meth:`aclose`."""
+
+    async def aclose(self) -> None:
+        """Release what this object opened (a Redis connection)."""
+
+    def __await__(self) -> Generator[Any, None, Self]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> Self:
+        return await self._open()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self._close(exc)
+        finally:
+            await self.aclose()

@@ -9,12 +9,12 @@ itself. Resque's own ``<ns>:pause-all-workers`` still pauses everything.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from pace import checks
 from pace.connection import text
 from pace.errors import ConfigError
 from pace.keys import Keys
@@ -91,9 +91,6 @@ class Pauses:
         return await read_pauses(self.redis, self.keys)
 
     async def _pause(self, kind: str, name: str, seconds: float | None) -> None:
-        if seconds is not None and not (
-            isinstance(seconds, int | float) and 0 < seconds < math.inf
-        ):
-            raise ConfigError(f"pause seconds must be a positive number, got {seconds!r}")
+        checks.number("pause seconds", seconds, positive=True, optional=True)
         until = 0.0 if seconds is None else time.time() + seconds
         await self.redis.hset(self.keys.paused, f"{kind}:{name}", repr(until))

@@ -128,7 +128,16 @@ class StageComplete(PaceError):
 
 
 class JobError(PaceError):
-    """A job that cannot be run; the worker records it as a failure and goes on."""
+    """A job that cannot be run; the worker records it as a failure and goes on.
+
+    The worker sets :attr:`queue` and :attr:`worker_id` before it fires the error hooks, for
+    hooks that have no job to ask (a payload that did not decode has none).
+    """
+
+    queue: str | None = None
+    """The queue the job was taken from."""
+    worker_id: str | None = None
+    """The id of the worker that failed it."""
 
 
 class InvalidPayload(JobError):

@@ -20,15 +20,19 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
-from redis.commands.core import AsyncScript
 
-from pace._time import failed_at, utcnow
+from pace import checks
 from pace.client import Client
 from pace.errors import CannotRequeue, ConfigError, NoSuchFailure, PaceError
-from pace.job import BATCH_FIELD, ID_FIELD, STAGE_FIELD, encode, loads
+from pace.lua import script
 from pace.queues import check_queue_name
+from pace.wire import BATCH_FIELD, ID_FIELD, STAGE_FIELD, encode, failed_at, loads, utcnow
 
 __all__ = ["Failure", "Failures", "RequeueSummary"]
+
+_REQUEUE = script("failures_requeue")
+_REMOVE = script("failures_remove")
+_CLEAR_RETRIED = script("failures_clear_retried")
 
 _CHUNK = 200
 """Records read (and requeued in one script call) at a time by :meth:`Failures.requeue_all`."""
@@ -36,55 +40,8 @@ _CHUNK = 200
 _ATTEMPTS = 5
 """Reads of a record that changed under a requeue before giving up."""
 
-# KEYS: failed list, queues set, then one queue list per update.
-# ARGV: five values per update: index, record as read, record with retried_at, queue, job.
-# An update whose record changed since it was read is skipped; its index is returned.
-_REQUEUE = """
-local conflicts = {}
-for i = 1, #ARGV / 5 do
-  local a = (i - 1) * 5
-  if redis.call('LINDEX', KEYS[1], ARGV[a + 1]) == ARGV[a + 2] then
-    redis.call('LSET', KEYS[1], ARGV[a + 1], ARGV[a + 3])
-    redis.call('SADD', KEYS[2], ARGV[a + 4])
-    redis.call('RPUSH', KEYS[2 + i], ARGV[a + 5])
-  else
-    conflicts[#conflicts + 1] = tonumber(ARGV[a + 1])
-  end
-end
-return conflicts
-"""
 
-# Ruby's Resque::Failure::Redis.remove, made atomic: returns {LLEN before, removed record},
-# or {LLEN} alone when the index is out of range.
-_REMOVE = """
-local count = redis.call('LLEN', KEYS[1])
-local record = redis.call('LINDEX', KEYS[1], ARGV[1])
-if not record then
-  return {count}
-end
-redis.call('LSET', KEYS[1], ARGV[1], '')
-redis.call('LREM', KEYS[1], 1, '')
-return {count, record}
-"""
 
-# Ruby's Resque::Failure.clear_retried (remove every record whose retried_at is not nil),
-# without its skipped records: every match is marked with a unique sentinel, then removed.
-_CLEAR_RETRIED = """
-local records = redis.call('LRANGE', KEYS[1], 0, -1)
-local removed = 0
-for i, record in ipairs(records) do
-  local ok, decoded = pcall(cjson.decode, record)
-  if ok and type(decoded) == 'table' and decoded['retried_at'] ~= nil
-      and decoded['retried_at'] ~= cjson.null then
-    redis.call('LSET', KEYS[1], i - 1, ARGV[1])
-    removed = removed + 1
-  end
-end
-if removed > 0 then
-  redis.call('LREM', KEYS[1], 0, ARGV[1])
-end
-return removed
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,26 +119,18 @@ class Failures:
             await failures.remove(1)           # later records shift down by one
     """
 
-    __slots__ = ("_clear_retried", "_remove", "_requeue", "client")
+    __slots__ = ("client",)
 
     def __init__(self, client: Client) -> None:
         """Use ``client``'s connection and namespace; the client stays the caller's to close."""
         self.client = client
-        self._requeue: AsyncScript | None = None
-        self._remove: AsyncScript | None = None
-        self._clear_retried: AsyncScript | None = None
 
     @property
     def _key(self) -> str:
         return self.client.keys.failed
 
     async def _redis(self) -> Redis:
-        redis = await self.client.redis()
-        if self._requeue is None:
-            self._requeue = redis.register_script(_REQUEUE)
-            self._remove = redis.register_script(_REMOVE)
-            self._clear_retried = redis.register_script(_CLEAR_RETRIED)
-        return redis
+        return await self.client.redis()
 
     async def count(self) -> int:
         """The number of failure records (``LLEN``)."""
@@ -194,9 +143,8 @@ class Failures:
         Raises:
             ConfigError: ``start`` or ``count`` is negative.
         """
-        for name, value in (("start", start), ("count", count)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"{name} must be a whole number >= 0, got {value!r}")
+        checks.count("start", start, minimum=0)
+        checks.count("count", count, minimum=0)
         if count == 0:
             return []  # LRANGE start start-1 would be the whole list for start 0
         raws = await self._range(start, start + count - 1)
@@ -275,8 +223,7 @@ class Failures:
             NoSuchFailure: no record at that index.
         """
         redis = await self._redis()
-        assert self._remove is not None
-        count, *removed = await self._remove(keys=[self._key], args=[index], client=redis)
+        count, *removed = await _REMOVE(redis, keys=[self._key], args=[index])
         if not removed:
             raise NoSuchFailure(index, int(count))
         return _failure(index if index >= 0 else count + index, removed[0])
@@ -296,9 +243,8 @@ class Failures:
         One Lua script reads the whole list: on a very long list it holds Redis a moment.
         """
         redis = await self._redis()
-        assert self._clear_retried is not None
         sentinel = f"pace:removing:{uuid.uuid4().hex}"
-        return int(await self._clear_retried(keys=[self._key], args=[sentinel], client=redis))
+        return int(await _CLEAR_RETRIED(redis, keys=[self._key], args=[sentinel]))
 
     async def _range(self, start: int, stop: int) -> builtins.list[bytes]:
         redis = await self._redis()
@@ -320,15 +266,14 @@ class Failures:
         if not updates:
             return []
         redis = await self._redis()
-        assert self._requeue is not None
         keys = self.client.keys
         args: list[Any] = []
         for update in updates:
             args += [update.position, update.expected, update.record, update.queue, update.job]
-        conflicts = await self._requeue(
+        conflicts = await _REQUEUE(
+            redis,
             keys=[self._key, keys.queues, *(keys.queue(update.queue) for update in updates)],
             args=args,
-            client=redis,
         )
         return [int(position) for position in conflicts]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from pace.errors import ConfigError
 
-__all__ = ["EVENTS", "Hook", "Hooks"]
+__all__ = ["EVENTS", "Hook", "Hooks", "fire", "listening"]
 
 logger = logging.getLogger("pace")
 
@@ -76,15 +76,17 @@ class _Done:
 _DONE = _Done()
 
 
+def listening(chain: tuple[Hooks, ...], event: str) -> bool:
+    """True if any registry of ``chain`` has a hook for ``event``."""
+    return any(registry.get(event) for registry in chain)
+
+
 def fire(chain: tuple[Hooks, ...], event: str, *args: Any) -> Awaitable[None]:
     """Call every hook of ``event`` in ``chain`` order; log (never raise) what they raise.
 
     With no hook for the event (the usual case, once per job) nothing is created.
     """
-    for registry in chain:
-        if registry.get(event):
-            break
-    else:
+    if not listening(chain, event):
         return _DONE
     return _call(event, [hook for registry in chain for hook in registry.get(event)], args)
 

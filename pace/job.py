@@ -1,122 +1,72 @@
-"""A Resque job: encoding as Ruby does, decoding with clear errors."""
+"""A job as a handler sees it: its payload (also as a read-only mapping), its queue, its
+worker, and the handles of the features it can use (progress, its multi-step task, its
+staged group).
+
+A job reaches its worker through :class:`JobWorker`, a small Protocol, so this module never
+imports the worker. The feature modules are imported where they are first used, so that a
+worker process whose jobs use none of them never loads them.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
-import reprlib
-import uuid
-from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
-import orjson
-
-from pace.errors import InvalidPayload
+from pace.context import current
+from pace.errors import ConfigError
+from pace.wire import ATTEMPT_FIELD, ID_FIELD, batch_of, decode_payload
 
 if TYPE_CHECKING:
-    from pace.multistep import MultiStepTask
+    from redis.asyncio import Redis
+
+    from pace.client import Client
+    from pace.keys import Keys
     from pace.progress import Progress, Scope
-    from pace.stages import StagedJobHandle
-    from pace.worker import Worker
+    from pace.workflows.multistep import MultiStepTask
+    from pace.workflows.stages import StagedJobHandle
 
-__all__ = [
-    "BATCH_FIELD",
-    "ID_FIELD",
-    "STAGE_FIELD",
-    "Job",
-    "batch_of",
-    "current_job",
-    "decode",
-    "encode",
-    "loads",
-    "new_job",
-]
+__all__ = ["Handler", "Job", "JobWorker", "current_job", "decode"]
 
-ID_FIELD = "id"
-"""The payload key of pace's job id; Ruby Resque ignores keys it does not know."""
-BATCH_FIELD = "pace_batch"
-"""The payload key of the batch (multi-step task or staged group) a job belongs to."""
-STAGE_FIELD = "pace_stage"
-"""The payload key of the stage (1, 2, ...) of its batch a job belongs to."""
 
-_current: ContextVar[Job | None] = ContextVar("pace_current_job", default=None)
+class JobWorker(Protocol):
+    """What a job may use of the worker running it (``job.worker``)."""
+
+    @property
+    def id(self) -> str:
+        """The worker's Resque id, ``host:pid:queues``."""
+
+    @property
+    def keys(self) -> Keys:
+        """The worker's namespace's keys."""
+
+    @property
+    def redis(self) -> Redis | None:
+        """The worker's Redis client."""
+
+    @property
+    def paused(self) -> bool:
+        """True while the worker takes no new jobs."""
+
+    def pause(self, seconds: float | None = None) -> None:
+        """Take no new jobs (for ``seconds``, or until :meth:`resume`)."""
+
+    def resume(self) -> None:
+        """Take jobs again."""
 
 
 def current_job() -> Job | None:
     """The job the calling task is running (in a handler or a hook), else ``None``."""
-    return _current.get()
+    job = current.get()
+    return job if isinstance(job, Job) else None
 
 
-def encode(payload: dict[str, Any]) -> bytes:
-    """Encode a payload exactly as Ruby's ``Resque.encode`` does (compact, UTF-8, in order).
-
-    Raises ``ValueError`` for NaN and infinities, which are not JSON (Ruby refuses them).
-    """
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_STRICT = json.JSONDecoder(parse_constant=_refuse_constant)
-
-
-def loads(text: str | bytes) -> Any:
-    """Parse JSON as Ruby's ``JSON.parse`` does: UTF-8 only, no NaN or Infinity.
-
-    orjson parses the common case fast; what it refuses (and big integers, which it cannot
-    hold) goes through the standard library, whose errors say what is wrong.
-    """
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return _STRICT.decode(text.decode() if isinstance(text, bytes) else text)
-
-
-def batch_of(payload: Mapping[str, Any]) -> tuple[str, str, int] | None:
-    """``(batch id, job id, stage)`` of a batch job's payload; ``None`` for any other job
-    (a payload whose batch keys are not what pace writes is treated as no batch's)."""
-    batch_id = payload.get(BATCH_FIELD)
-    job_id = payload.get(ID_FIELD)
-    stage = payload.get(STAGE_FIELD)
-    if (
-        isinstance(batch_id, str)
-        and batch_id
-        and ":" not in batch_id
-        and isinstance(job_id, str)
-        and job_id
-        and type(stage) is int
-        and stage >= 1
-    ):
-        return batch_id, job_id, stage
-    return None
-
-
-def new_job(
-    class_name: str, args: Sequence[Any], extra: Mapping[str, Any] | None = None
-) -> tuple[str, bytes]:
-    """A new job's id and its JSON, ``{"class":..,"args":[..],"id":..}``: what
-    ``Resque.enqueue`` writes, plus an id Ruby ignores (and ``extra`` keys after it).
-
-    Raises:
-        InvalidPayload: the class is not a non-empty string, or the args are not JSON values.
-    """
-    if not isinstance(class_name, str) or not class_name:
-        raise InvalidPayload(f"a job class must be a non-empty string, got {class_name!r}")
-    job_id = uuid.uuid4().hex
-    payload = {"class": class_name, "args": list(args), ID_FIELD: job_id}
-    if extra:
-        payload.update(extra)
-    try:
-        return job_id, encode(payload)
-    except (TypeError, ValueError) as exc:
-        raise InvalidPayload(f"job args must be JSON values: {exc}") from None
-
-
-class Job:
+class Job(Mapping[str, Any]):
     """One job taken from a queue, as a handler sees it.
+
+    A job is also a read-only mapping over its payload, as the seed's block got it:
+    ``job["class"]``, ``job["args"]``, ``job.get("id")``, ``dict(job)``. Two jobs are equal
+    only if they are the same job (the same delivery), never by content.
 
     Attributes:
         queue: the queue it came from.
@@ -131,7 +81,7 @@ class Job:
     Example::
 
         async def handler(job: pace.Job) -> None:
-            print(job.class_name, job.args, job.queue)
+            print(job.class_name, job.args, job.queue, job["args"][0])
     """
 
     __slots__ = (
@@ -140,7 +90,7 @@ class Job:
     )  # fmt: skip
 
     def __init__(
-        self, queue: str, raw: bytes, payload: dict[str, Any], worker: Worker | None = None
+        self, queue: str, raw: bytes, payload: dict[str, Any], worker: JobWorker | None = None
     ) -> None:
         self.queue = queue
         self.raw = raw
@@ -153,10 +103,26 @@ class Job:
         self.started_at = 0.0
         self._progresses: list[Progress] | None = None
 
+    # -- the read-only mapping over the payload -------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        return self.payload[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.payload)
+
+    def __len__(self) -> int:
+        return len(self.payload)
+
+    __eq__ = object.__eq__  # a delivery, not a value: the worker keys its tables by job
+    __hash__ = object.__hash__
+
+    # -- what a handler uses --------------------------------------------------------------
+
     @property
     def attempt(self) -> int:
         """Which run this is: 1 the first time, 2 for the first retry, ..."""
-        attempt = self.payload.get("pace_attempt", 1)
+        attempt = self.payload.get(ATTEMPT_FIELD, 1)
         return attempt if isinstance(attempt, int) and attempt >= 1 else 1
 
     def progress(
@@ -212,9 +178,12 @@ class Job:
             async def handler(job: pace.Job) -> None:
                 await job.multi_step_task.add_job("ConvertPost", post_id)
         """
-        from pace.multistep import task_of
+        from pace.workflows.multistep import MultiStepTask
 
-        return task_of(self)
+        member = batch_of(self.payload)
+        if member is None:
+            return None
+        return MultiStepTask(member[0], client=self._client("job.multi_step_task"))
 
     @property
     def staged(self) -> StagedJobHandle | None:
@@ -227,9 +196,22 @@ class Job:
                 await job.staged.set_status_message("halfway")
                 await job.staged.group.stage(3).enqueue("Summary")
         """
-        from pace.stages import handle_of
+        from pace.workflows.stages import StagedGroup, StagedJobHandle
 
-        return handle_of(self)
+        member = batch_of(self.payload)
+        if member is None:
+            return None
+        group_id, job_id, stage = member
+        group = StagedGroup(group_id, client=self._client("job.staged"))
+        return StagedJobHandle(group, stage, job_id)
+
+    def _client(self, what: str) -> Client:
+        from pace.client import Client
+
+        worker = self.worker
+        if worker is None or worker.redis is None:
+            raise ConfigError(f"{what} needs a job run by a worker")
+        return Client(redis=worker.redis, namespace=worker.keys.namespace)
 
     async def fail_progress(self, reason: str) -> None:
         """Mark every running progress of this job failed (the worker does, when it fails)."""
@@ -242,30 +224,14 @@ class Job:
         return f"<Job {self.class_name} id={self.id} queue={self.queue}>"
 
 
-def decode(raw: bytes, queue: str, worker: Worker | None = None) -> Job:
+Handler = Callable[[Job], Awaitable[Any]]
+"""A job handler: ``async def handler(job: pace.Job) -> None``."""
+
+
+def decode(raw: bytes, queue: str, worker: JobWorker | None = None) -> Job:
     """Decode raw bytes from a queue into a :class:`Job`.
 
     Raises:
-        InvalidPayload: the bytes are not UTF-8 JSON, not an object, or ``class``/``args``
-            are missing or of the wrong type. The message says which.
+        InvalidPayload: the bytes are not a Resque job; the message says why.
     """
-    try:
-        payload = loads(raw)
-    except UnicodeDecodeError as exc:
-        raise InvalidPayload(
-            f"payload is not valid UTF-8: {exc.reason} at byte {exc.start}"
-        ) from None
-    except ValueError as exc:  # JSONDecodeError, or NaN / Infinity
-        raise InvalidPayload(f"payload is not valid JSON: {exc}") from None
-    except RecursionError:
-        raise InvalidPayload("payload JSON is nested too deeply") from None
-    if not isinstance(payload, dict):
-        raise InvalidPayload(f"payload must be a JSON object, got {type(payload).__name__}")
-    class_name = payload.get("class")
-    if not isinstance(class_name, str) or not class_name:
-        raise InvalidPayload(
-            f"payload 'class' must be a non-empty string, got {reprlib.repr(class_name)}"
-        )
-    if not isinstance(payload.get("args", []), list):
-        raise InvalidPayload(f"payload 'args' must be a list, got {type(payload['args']).__name__}")
-    return Job(queue, raw, payload, worker)
+    return Job(queue, raw, decode_payload(raw), worker)

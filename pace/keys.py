@@ -1,7 +1,8 @@
 """Every Redis key pace reads or writes, the namespace applied in one place.
 
-Keys Resque owns follow ``../shared/resque-format.md``; everything pace adds lives under
-``<namespace>:pace:``.
+Keys Resque owns follow ``docs/resque-format.md``; everything pace adds lives under
+``<namespace>:pace:``. The names pace itself uses there are reserved (:data:`RESERVED`):
+progress scopes, which share that space (``<ns>:pace:user:3421``), can never take one.
 """
 
 from __future__ import annotations
@@ -10,9 +11,20 @@ from dataclasses import dataclass
 
 from pace.errors import ConfigError
 
-__all__ = ["DEFAULT_NAMESPACE", "Keys"]
+__all__ = ["DEFAULT_NAMESPACE", "RESERVED", "Keys", "reserved"]
 
 DEFAULT_NAMESPACE = "resque"
+
+RESERVED = frozenset({"batches", "deliveries", "paused", "schedule", "worker", "workers"})
+"""First parts of pace's own keys under ``<ns>:pace:``; no progress scope may start with one."""
+_RESERVED_PREFIXES = frozenset({"batch"})
+"""Reserved when more parts follow (``batch:<id>...``); a scope of that one word is free."""
+
+
+def reserved(scope: str) -> bool:
+    """True if ``<ns>:pace:<scope>`` could be (or contain) one of pace's own keys."""
+    head, sep, _rest = scope.partition(":")
+    return head in RESERVED or (bool(sep) and head in _RESERVED_PREFIXES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +96,17 @@ class Keys:
     def pace(self, *parts: str) -> str:
         """A key of pace's own, under ``<namespace>:pace:``."""
         return self._key("pace", *parts)
+
+    def progress(self, scope: str) -> str:
+        """Hash of the progress entries of a scope (``user:3421``), by job id.
+
+        Raises:
+            ConfigError: the scope starts with a name pace uses (:data:`RESERVED`).
+        """
+        if reserved(scope):
+            head = scope.partition(":")[0]
+            raise ConfigError(f"progress scopes cannot start with {head!r}: pace uses that name")
+        return self.pace(scope)
 
     def worker_jobs(self, worker_id: str) -> str:
         """JSON list of every job a (concurrent) worker is running."""

@@ -39,11 +39,12 @@ from typing import Any, Literal, Protocol, Self
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from pace._runtime import Opened
-from pace.connection import connect, text
+from pace import checks
+from pace.connection import Opened, connect, text
+from pace.context import current
 from pace.errors import ConfigError
-from pace.job import current_job
-from pace.keys import DEFAULT_NAMESPACE, Keys
+from pace.keys import DEFAULT_NAMESPACE, Keys, reserved
+from pace.lua import script
 
 __all__ = [
     "MemoryStore",
@@ -58,11 +59,11 @@ __all__ = [
 
 logger = logging.getLogger("pace")
 
+_WRITE = script("progress_write")
+
 Scope = str | int | Sequence[str | int]
 """A scope: ``("user", 3421)``, or one part (``"imports"``)."""
 
-_RESERVED = {"worker", "workers", "deliveries", "schedule", "batches"}  # pace's own keys
-_RESERVED_PREFIXES = {"batch"}  # pace:batch:<id>... are batches' (a lone "batch" scope is free)
 _now = time.time  # the clock; tests replace it
 
 
@@ -73,9 +74,10 @@ def scope_key(scope: Scope) -> str:
     if not names or not all(names):
         raise ConfigError(f"a progress scope needs non-empty parts, got {scope!r}")
     key = ":".join(names)
-    head, _, rest = key.partition(":")
-    if head in _RESERVED or (head in _RESERVED_PREFIXES and rest):
-        raise ConfigError(f"progress scopes cannot start with {head!r}: pace uses that name")
+    if reserved(key):
+        raise ConfigError(
+            f"progress scopes cannot start with {names[0]!r}: pace uses that name for its own keys"
+        )
     return key
 
 
@@ -226,14 +228,6 @@ class ProgressStore(Protocol):
         """Remove one job's entry, or every entry of the scope."""
 
 
-_WRITE = """
--- KEYS[1]: the scope's hash. ARGV: job id, entry, how long (ms) the hash must live at least.
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
-end
-return 1
-"""
 
 
 class RedisStore:
@@ -257,12 +251,12 @@ class RedisStore:
     async def write(self, scope: str, job_id: str, entry: bytes, expires_at: float | None) -> None:
         """HSET the entry; keep the hash alive for ``keep`` seconds (or to ``expires_at``)."""
         keep = max(self.keep, (expires_at or 0) - _now())
-        script = self.redis.register_script(_WRITE)
-        await script(keys=[self.keys.pace(scope)], args=[job_id, entry, int(keep * 1000)])
+        key = self.keys.progress(scope)
+        await _WRITE(self.redis, keys=[key], args=[job_id, entry, int(keep * 1000)])
 
     async def read(self, scope: str) -> dict[str, bytes]:
         """The live entries; expired ones are removed on the way."""
-        key = self.keys.pace(scope)
+        key = self.keys.progress(scope)
         entries = {
             text(job_id): value if isinstance(value, bytes) else value.encode()
             for job_id, value in (await self.redis.hgetall(key)).items()
@@ -274,7 +268,7 @@ class RedisStore:
 
     async def flush(self, scope: str, job_id: str | None = None) -> None:
         """HDEL one entry, or DEL the scope."""
-        key = self.keys.pace(scope)
+        key = self.keys.progress(scope)
         if job_id is None:
             await self.redis.delete(key)
         else:
@@ -368,14 +362,11 @@ class Progress(Opened):
         redis_url: str | None = None,
         namespace: str = DEFAULT_NAMESPACE,
     ) -> None:
-        if total is not None and (
-            isinstance(total, bool) or not isinstance(total, int) or total < 0
-        ):
-            raise ConfigError(f"progress total must be a whole number >= 0 or None, got {total!r}")
-        for setting, value in (("interval", interval), ("expire", expire)):
-            if not (isinstance(value, int | float) and 0 <= value < math.inf):
-                raise ConfigError(f"progress {setting} must be seconds >= 0, got {value!r}")
-        job = current_job()
+        if total is not None:
+            checks.count("progress total", total, minimum=0)
+        checks.number("progress interval", interval)
+        checks.number("progress expire", expire)
+        job = current.get()
         self.scope = scope_key(scope)
         self.job_id = job_id or (job.id if job is not None and job.id else uuid.uuid4().hex)
         self.total = total

@@ -40,6 +40,11 @@ class QueueSelector:
     def __init__(self, spec: Sequence[str]) -> None:
         if isinstance(spec, str):
             spec = [part for part in spec.split(",") if part]
+        if not isinstance(spec, list | tuple) or not all(isinstance(q, str) for q in spec):
+            raise ConfigError(
+                "queues: give a list of queue names (or one string, 'high,low'), "
+                f"got {spec!r}"
+            )
         if not spec:
             raise ConfigError("queues: give at least one queue name or '*'")
         for item in spec:

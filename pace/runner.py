@@ -7,9 +7,11 @@ import os
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["loop_factory", "run"]
+__all__ = ["loop_factory", "owns", "run"]
 
 T = TypeVar("T")
+
+_OWN_LOOPS: set[int] = set()  # ids of the loops run() is running (uvloop's take no weakrefs)
 
 
 def loop_factory(use_uvloop: bool = True) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -34,4 +36,15 @@ def run(main: Coroutine[Any, Any, T], *, use_uvloop: bool = True) -> T:
         pace.run(worker.start(handler))
     """
     with asyncio.Runner(loop_factory=loop_factory(use_uvloop)) as runner:
-        return runner.run(main)
+        loop_id = id(runner.get_loop())
+        _OWN_LOOPS.add(loop_id)
+        try:
+            return runner.run(main)
+        finally:
+            _OWN_LOOPS.discard(loop_id)
+
+
+def owns(loop: asyncio.AbstractEventLoop) -> bool:
+    """True if ``loop`` is run by :func:`run`: a worker in it reports the loop's stray
+    exceptions to its error hooks (``catch_all``)."""
+    return id(loop) in _OWN_LOOPS

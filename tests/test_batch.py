@@ -12,11 +12,12 @@ import pytest
 from redis.asyncio import Redis
 
 import pace
-from pace.batch import Batch, NewJob, batch_ids, clean
-from pace.inflight import InFlight, entry_of
-from pace.job import batch_of
 from pace.keys import Keys
 from pace.progress import scope_key
+from pace.wire import batch_of, entry_of
+from pace.worker.inflight import InFlight
+from pace.workflows.batch import Batch, batch_ids, clean
+from pace.workflows.model import NewJob
 from tests.support import Starter, wait_for
 
 KEYS = Keys()
@@ -41,6 +42,13 @@ async def take(redis: Redis, queue: str, worker_id: str) -> tuple[bytes, dict[st
     entry = entry_of(queue, raw)
     await redis.rpush(KEYS.inflight(worker_id), entry)
     return entry, json.loads(raw)
+
+
+def member(payload: dict[str, Any]) -> tuple[str, str, int]:
+    """The batch membership of a batch job's payload."""
+    found = batch_of(payload)
+    assert found is not None
+    return found
 
 
 async def test_keys_and_payloads_are_laid_out_as_documented(redis: Redis) -> None:
@@ -87,16 +95,16 @@ async def test_the_last_of_50_racing_settles_starts_the_next_stage_exactly_once(
     await batch.initiate()
     workers = [InFlight(redis, KEYS, f"host:{i}:q") for i in range(50)]
     taken = [await take(redis, "q", worker.worker_id) for worker in workers]
-    await asyncio.gather(*(worker.batch_running(payload) for worker, (_, payload) in zip(
+    await asyncio.gather(*(worker.running(member(payload)) for worker, (_, payload) in zip(
         workers, taken, strict=True
     )))  # fmt: skip
     stored = await asyncio.gather(
         *(
-            worker.batch_succeeded(entry, payload)
+            worker.ack([(entry, batch_of(payload))])
             for worker, (entry, payload) in zip(workers, taken, strict=True)
         )
     )
-    assert all(stored)
+    assert stored == [1] * 50
     queued = await redis.lrange(KEYS.queue("next"), 0, -1)
     assert [json.loads(raw)["id"] for raw in queued] == [final]
     state = await batch.state()
@@ -110,10 +118,10 @@ async def test_a_settle_retried_after_a_lost_reply_counts_once(redis: Redis) -> 
     await batch.initiate()
     worker = InFlight(redis, KEYS, "host:1:q")
     entry, payload = await take(redis, "q", worker.worker_id)
-    assert await worker.batch_succeeded(entry, payload)
-    assert not await worker.batch_succeeded(entry, payload)
+    assert await worker.ack([(entry, batch_of(payload))]) == 1
+    assert await worker.ack([(entry, batch_of(payload))]) == 0
     record = b'{"failed_at":"x"}'
-    assert not await worker.batch_failed(entry, record, payload)
+    assert not await worker.fail(entry, record, batch_of(payload))
     state = await batch.state()
     assert (state.counts(1).completed, state.completed, state.failed) == (1, 1, 0)
     assert await redis.get("resque:stat:processed") == b"1"
@@ -127,16 +135,16 @@ async def test_a_failed_job_run_again_counts_once_as_completed(redis: Redis) -> 
     await batch.initiate()
     worker = InFlight(redis, KEYS, "host:1:q")
     entry, payload = await take(redis, "q", worker.worker_id)
-    await worker.batch_running(payload)
-    assert await worker.batch_failed(entry, b"{}", payload)
+    await worker.running(member(payload))
+    assert await worker.fail(entry, b"{}", batch_of(payload))
     state = await batch.state()
     assert (state.stage, state.counts(1).failed, state.failed) == (2, 1, 1), "continue: on"
     await redis.delete(KEYS.queue("q"))
     # requeued (the payload keeps its batch keys), it runs again and succeeds
     await redis.rpush(KEYS.inflight(worker.worker_id), entry)
-    await worker.batch_running(payload)
+    await worker.running(member(payload))
     assert (await batch.state()).counts(1).failed == 0, "running again: no longer failed"
-    assert await worker.batch_succeeded(entry, payload)
+    assert await worker.ack([(entry, batch_of(payload))]) == 1
     state = await batch.state()
     assert (state.counts(1).completed, state.counts(1).failed, state.failed) == (1, 0, 0)
 
@@ -148,8 +156,8 @@ async def test_settles_of_a_batch_that_is_gone_create_no_keys(redis: Redis) -> N
     worker = InFlight(redis, KEYS, "host:1:q")
     entry, payload = await take(redis, "q", worker.worker_id)
     assert await batch.delete()
-    await worker.batch_running(payload)
-    assert await worker.batch_succeeded(entry, payload)
+    await worker.running(member(payload))
+    assert await worker.ack([(entry, batch_of(payload))]) == 1
     assert await redis.get("resque:stat:processed") == b"1", "settled as a plain job"
     assert await batch_keys(redis) == []
     assert not await batch.set_message(payload["id"], "late")
@@ -299,7 +307,7 @@ async def test_a_batch_held_by_a_failure_expires_unless_work_is_added_to_its_sta
     await batch.initiate()
     worker = InFlight(redis, KEYS, "host:1:q")
     entry, payload = await take(redis, "q", worker.worker_id)
-    assert await worker.batch_failed(entry, b"{}", payload)
+    assert await worker.fail(entry, b"{}", batch_of(payload))
     assert (await batch.state()).blocked
     assert 0 < await redis.pttl(KEYS.batch("held")) <= 60_000
     await batch.add(2, [NewJob("Later", [], "q")])  # a later stage: still held, still expiring
@@ -311,6 +319,6 @@ async def test_a_batch_held_by_a_failure_expires_unless_work_is_added_to_its_sta
     assert not (await batch.state()).blocked
     assert await redis.pttl(KEYS.batch("held")) == -1
     entry, payload = await take(redis, "q", worker.worker_id)
-    assert await worker.batch_succeeded(entry, payload)
+    assert await worker.ack([(entry, batch_of(payload))]) == 1
     state = await batch.state()
     assert (state.blocked, state.stage) == (True, 1), "the first failure still holds it"

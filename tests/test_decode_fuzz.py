@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pace
-from pace.job import decode, encode, loads
-from pace.outcomes import failure_record
+from pace.job import decode
+from pace.wire import encode, failure_record, loads
 
 RESQUE_KEYS = ["failed_at", "payload", "exception", "error", "backtrace", "worker", "queue"]
 

@@ -13,9 +13,10 @@ from redis.asyncio import Redis
 
 import pace
 from pace.embedded import EmbeddedRedis
-from pace.inflight import InFlight, entry_of
 from pace.keys import Keys
 from pace.retry import RetryPolicy
+from pace.wire import entry_of
+from pace.worker.inflight import InFlight
 from tests.support import Starter, wait_for
 
 KEYS = Keys()

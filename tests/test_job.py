@@ -7,7 +7,8 @@ import json
 import pytest
 
 from pace.errors import InvalidPayload
-from pace.job import decode, encode, new_job
+from pace.job import decode
+from pace.wire import encode, new_job
 
 
 def test_encode_is_compact_utf8_in_insertion_order() -> None:

@@ -16,10 +16,12 @@ import pytest
 from redis.asyncio import Redis
 
 import pace
-from pace.inflight import InFlight, entry_of
 from pace.keys import Keys
 from pace.retry import RetryPolicy
-from pace.stages import Cleaner
+from pace.wire import batch_of, entry_of
+from pace.worker.inflight import InFlight
+from pace.workflows.batch import CleanSummary
+from pace.workflows.stages import Cleaner
 from tests.support import Starter, noop, wait_for
 from tests.test_batch import batch_keys
 from tests.test_examples import run_example
@@ -122,7 +124,7 @@ async def test_a_killed_workers_job_still_completes_its_stage_once(
     raw = await redis.lpop(KEYS.queue("stages"))
     entry, payload = entry_of("stages", raw), json.loads(raw)
     ghost = InFlight(redis, KEYS, dead)
-    await ghost.batch_running(payload)
+    await ghost.running(batch_of(payload))
     await redis.rpush(KEYS.inflight(dead), entry)
     await redis.sadd("resque:pace:workers", dead)
     assert await statuses(group.stage(1)) == ["running", "queued", "queued"]
@@ -134,7 +136,7 @@ async def test_a_killed_workers_job_still_completes_its_stage_once(
     assert (counts.total, counts.completed, counts.failed) == (3, 3, 0)
     assert await group.stage(1).status() == "complete"
     # the dead worker's own settle, arriving late, finds no entry and changes nothing
-    assert not await ghost.batch_succeeded(entry, payload)
+    assert await ghost.ack([(entry, batch_of(payload))]) == 0
     assert (await group.stage(1).counts()).completed == 3
     assert (await group.state()).completed == 3
     release.set()
@@ -360,7 +362,7 @@ async def test_the_cleaner_purges_staged_groups_only(client: pace.Client, redis:
     assert await task.total_job_count() == 1
     await task.delete()
     assert await batch_keys(redis) == []
-    assert await Cleaner(client).cleanup() == pace.batch.CleanSummary([], 0)
+    assert await Cleaner(client).cleanup() == CleanSummary([], 0)
 
 
 async def test_bad_stage_settings_are_refused(client: pace.Client) -> None:

@@ -446,8 +446,8 @@ async def test_two_workers_on_the_same_queues_in_one_process_are_refused(
 async def test_heartbeat_is_refreshed_on_schedule(
     redis: Redis, start: Starter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("pace.worker.HEARTBEAT_INTERVAL", 0.2)
-    monkeypatch.setattr("pace.worker._STATE_INTERVAL", 0.1)
+    monkeypatch.setattr("pace.worker.housekeeping.HEARTBEAT_INTERVAL", 0.2)
+    monkeypatch.setattr("pace.worker.housekeeping._STATE_INTERVAL", 0.1)
     worker = await start(["q"], noop)
     first = await redis.hget("resque:workers:heartbeat", worker.id)
 

@@ -33,7 +33,8 @@ except ImportError as exc:
         "pace.integrations.sentry needs sentry-sdk: pip install 'pace[sentry]'"
     ) from exc
 
-from pace.job import ID_FIELD, current_job
+from pace.job import current_job
+from pace.wire import ID_FIELD
 from pace.worker import Worker
 
 __all__ = ["install", "sentry_hook"]

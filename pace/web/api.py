@@ -15,7 +15,6 @@ from aiohttp import web
 from pace import __version__
 from pace.control import Pauses
 from pace.failures import Failures
-from pace.job import loads
 from pace.web import reads
 from pace.web.context import (
     CLIENT,
@@ -28,6 +27,7 @@ from pace.web.context import (
     root,
 )
 from pace.web.security import CSRF_FIELD, CSRF_HEADER
+from pace.wire import loads
 
 __all__ = ["NOTICE_COOKIE", "ROUTES", "add_routes", "done", "fields", "json_response", "set_notice"]
 

@@ -17,11 +17,11 @@ from pace.connection import text
 from pace.control import Pause, read_pauses
 from pace.errors import ConfigError
 from pace.failures import Failure, Failures
-from pace.job import loads
 from pace.keys import Keys
 from pace.progress import RedisStore, Tick, jobs, scope_key
 from pace.queues import check_queue_name
 from pace.web.context import WebError
+from pace.wire import loads
 
 __all__ = [
     "dumps",

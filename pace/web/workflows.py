@@ -14,12 +14,13 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
-from pace.batch import Batch, BatchJob, BatchState, batch_ids
 from pace.errors import ConfigError, NoSuchBatch
 from pace.keys import Keys
 from pace.web.api import done, fields, json_response
 from pace.web.context import WebError, keys, redis
 from pace.web.pages import render
+from pace.workflows.batch import Batch, batch_ids
+from pace.workflows.model import BatchJob, BatchState
 
 __all__ = ["JOBS_PER_STAGE", "add_routes", "batch", "batches"]
 

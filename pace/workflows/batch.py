@@ -5,14 +5,14 @@ complete. :class:`pace.MultiStepTask` (resque-multi-step) and :class:`pace.Stage
 (resque-stages) are both batches. A batch job is a plain Resque job whose payload also carries
 ``"pace_batch": <batch id>`` and ``"pace_stage": <n>`` (Ruby workers ignore them).
 
-Every change is one Lua script (``pace/_batch_scripts.py``): adding jobs (to a running stage
-they are enqueued at once; to a later one they wait in its list), sealing or initiating, and,
-in the worker, the settle of a batch job, which is the very script that takes it out of the
-worker's in-flight list (see :mod:`pace.inflight`). So "the last job of the stage just
-finished" is seen exactly once, however many workers finish together; a settle retried after
-a lost reply finds no in-flight entry and changes nothing; a job recovered from a dead worker
-was never settled and counts once, when it finishes. Settles move counters, never re-read a
-stage's jobs.
+Every change is one Lua script (``pace/lua/batch_*.lua``, on the library ``lua/lib/batch.lua``):
+adding jobs (to a running stage they are enqueued at once; to a later one they wait in its
+list), sealing or initiating, and, in the worker, the settle of a job, which is the very script
+that takes it out of the worker's in-flight list (see :mod:`pace.worker.settle`). So "the last
+job of the stage just finished" is seen exactly once, however many workers finish together; a
+settle retried after a lost reply finds no in-flight entry and changes nothing; a job recovered
+from a dead worker was never settled and counts once, when it finishes. Settles move counters,
+never re-read a stage's jobs.
 
 A job's status: ``pending`` (its stage has not started), ``queued``, ``running``,
 ``pending_re_run`` (a retry is scheduled: its stage waits for it), ``failed``, ``successful``.
@@ -33,218 +33,32 @@ Example::
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 
-from pace._batch_scripts import SCRIPTS
-from pace._time import utcnow
 from pace.connection import text
 from pace.errors import ConfigError, NoSuchBatch, PaceError, StageComplete
-from pace.job import BATCH_FIELD, STAGE_FIELD, encode, new_job
 from pace.keys import Keys
+from pace.lua import script
 from pace.queues import check_queue_name
+from pace.wire import BATCH_FIELD, STAGE_FIELD, encode, new_job, utcnow
+from pace.workflows.model import (
+    BatchJob,
+    BatchState,
+    Kind,
+    NewJob,
+    OnFailure,
+    batch_job,
+    check_expire,
+    check_stage,
+)
 
-__all__ = [
-    "DEFAULT_EXPIRE",
-    "Batch",
-    "BatchJob",
-    "BatchState",
-    "CleanSummary",
-    "JobStatus",
-    "Kind",
-    "NewJob",
-    "OnFailure",
-    "StageCounts",
-    "StageStatus",
-    "batch_ids",
-    "check_expire",
-    "check_stage",
-    "clean",
-    "due_delay",
-]
-
-Kind = Literal["multistep", "staged"]
-OnFailure = Literal["continue", "stop"]
-JobStatus = Literal["pending", "queued", "running", "pending_re_run", "failed", "successful"]
-StageStatus = Literal["pending", "running", "complete"]
-
-DEFAULT_EXPIRE = 7 * 86400.0
-"""Seconds a batch with failed jobs is kept after it ends (or while a failure holds it)."""
+__all__ = ["Batch", "CleanSummary", "batch_ids", "clean"]
 
 _ATTEMPTS = 20  # reads of the stage count when adding a new last stage races another
-
-
-def check_expire(expire: float) -> float:
-    """``expire`` if it is a positive number of seconds, else raise :class:`ConfigError`."""
-    if isinstance(expire, bool) or not (isinstance(expire, int | float) and 0 < expire < 1e12):
-        raise ConfigError(f"expire must be a positive number of seconds, got {expire!r}")
-    return float(expire)
-
-
-def check_stage(number: int) -> int:
-    """``number`` if it is a stage number (a whole number >= 1), else raise ConfigError."""
-    if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-        raise ConfigError(f"a stage number is a whole number >= 1, got {number!r}")
-    return number
-
-
-@dataclass(frozen=True, slots=True)
-class NewJob:
-    """A job to add to a batch: class, args, queue, and an optional delay.
-
-    ``delay`` is ``""`` (none), ``"+S"`` (S seconds after its stage starts, or from now in a
-    running stage) or ``"@T"`` (at Unix time T): see :func:`due_delay`.
-
-    Example::
-
-        await batch.add(2, [NewJob("Report", ["daily"], "reports", due_delay(seconds=30))])
-    """
-
-    class_name: str
-    args: Sequence[Any]
-    queue: str
-    delay: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class StageCounts:
-    """How many jobs a stage has, and how many of them succeeded or failed.
-
-    Example::
-
-        counts = await group.stage(1).counts()
-        print(f"{counts.completed + counts.failed}/{counts.total} done, {counts.failed} failed")
-    """
-
-    total: int = 0
-    completed: int = 0
-    failed: int = 0
-
-    @property
-    def settled(self) -> bool:
-        """True once every job of the stage succeeded or failed."""
-        return self.completed + self.failed >= self.total
-
-
-@dataclass(frozen=True, slots=True)
-class BatchState:
-    """A batch's hash, read at one moment.
-
-    Example::
-
-        state = await batch.state()
-        print(state.stage, state.stages, state.stage_status(2), state.counts(1).completed)
-    """
-
-    batch_id: str
-    kind: str
-    name: str
-    created_at: datetime | None
-    stage: int
-    """The current stage; 0 before a staged group is initiated."""
-    stages: int
-    """The last stage that has (or had) jobs."""
-    sealed: bool
-    complete: bool
-    """True when every stage is complete (kept only because a job failed)."""
-    blocked: bool
-    """True while a failed job holds the batch (``on_failure="stop"``)."""
-    on_failure: str
-    queue: str | None
-    """Its jobs' queue (unless added with another)."""
-    expire: float
-    total: int
-    completed: int
-    failed: int
-    stage_counts: dict[int, StageCounts] = field(default_factory=dict)
-    owns_queue: bool = False
-    """True for a multi-step task: its queue goes with it."""
-
-    def counts(self, stage: int) -> StageCounts:
-        """The counters of ``stage`` (zeros for a stage without jobs)."""
-        return self.stage_counts.get(stage, StageCounts())
-
-    def stage_status(self, stage: int) -> StageStatus:
-        """``pending`` (not started), ``running`` or ``complete``."""
-        if self.complete or stage < self.stage:
-            return "complete"
-        return "running" if stage == self.stage else "pending"
-
-    @classmethod
-    def from_hash(cls, batch_id: str, raw: Mapping[Any, Any]) -> BatchState:
-        """Parse ``HGETALL`` of a batch's hash."""
-        fields = {text(k): text(v) for k, v in raw.items()}
-        counts: dict[int, dict[str, int]] = {}
-        for name, value in fields.items():
-            if name.startswith("s") and ":" in name:
-                number, _, what = name[1:].partition(":")
-                if number.isdigit():
-                    counts.setdefault(int(number), {})[what] = int(value)
-        created = fields.get("created_at")
-        return cls(
-            batch_id=batch_id,
-            kind=fields.get("kind", ""),
-            name=fields.get("name", ""),
-            created_at=datetime.fromisoformat(created) if created else None,
-            stage=int(fields.get("stage", 0)),
-            stages=int(fields.get("stages", 0)),
-            sealed=fields.get("sealed") == "1",
-            complete=fields.get("complete") == "1",
-            blocked=fields.get("blocked") == "1",
-            on_failure=fields.get("on_failure", "continue"),
-            queue=fields.get("queue"),
-            expire=int(fields.get("expire", 0)) / 1000,
-            total=int(fields.get("total", 0)),
-            completed=int(fields.get("completed", 0)),
-            failed=int(fields.get("failed", 0)),
-            stage_counts={
-                n: StageCounts(c.get("total", 0), c.get("completed", 0), c.get("failed", 0))
-                for n, c in sorted(counts.items())
-            },
-            owns_queue=fields.get("owns_queue") == "1",
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class BatchJob:
-    """One job of a batch, as a query returns it (resque-stages' ``StagedJob``).
-
-    Example::
-
-        for job in await group.stage(1).jobs():
-            print(job.class_name, job.args, job.status, job.status_message)
-    """
-
-    job_id: str
-    stage: int
-    class_name: str
-    args: list[Any]
-    queue: str
-    queue_time: datetime | None
-    """When it was added to its batch."""
-    status: JobStatus
-    status_message: str | None = None
-
-    @property
-    def completed(self) -> bool:
-        """True once it failed or succeeded."""
-        return self.status in ("failed", "successful")
-
-    @property
-    def queued(self) -> bool:
-        """True while it is in a queue (or the schedule) or running."""
-        return self.status in ("queued", "running")
-
-    @property
-    def pending(self) -> bool:
-        """True while it waits for its stage, or for a retry."""
-        return self.status in ("pending", "pending_re_run")
 
 
 class Batch:
@@ -263,7 +77,7 @@ class Batch:
         missing: the :class:`NoSuchBatch` subclass to raise when it is gone.
     """
 
-    __slots__ = ("_scripts", "batch_id", "keys", "kind", "missing", "redis")
+    __slots__ = ("batch_id", "keys", "kind", "missing", "redis")
 
     def __init__(
         self,
@@ -281,14 +95,11 @@ class Batch:
         self.batch_id = batch_id
         self.kind = kind
         self.missing = missing
-        self._scripts: dict[str, Any] = {}
 
     async def _run(self, name: str, *args: Any) -> Any:
-        script = self._scripts.get(name)
-        if script is None:
-            script = self._scripts[name] = self.redis.register_script(SCRIPTS[name])
         k = self.keys
-        return await script(
+        return await script(f"batch_{name}")(
+            self.redis,
             keys=[k.queues, k.schedule, k.batches],
             args=[k.batch_prefix, k.queue(""), self.batch_id, *args],
         )
@@ -416,7 +227,7 @@ class Batch:
             pipe.hmget(key(self.batch_id, "messages"), ids)
             infos, statuses, messages = await pipe.execute()
         return [
-            _job(job_id, stage, info, status, message)
+            batch_job(job_id, stage, info, status, message)
             for job_id, info, status, message in zip(ids, infos, statuses, messages, strict=True)
             if info is not None
         ]
@@ -431,30 +242,13 @@ class Batch:
             info, status, message = await pipe.execute()
         if info is None:
             return None
-        return _job(job_id, None, info, status, message)
+        return batch_job(job_id, None, info, status, message)
 
     async def set_message(self, job_id: str, message: str) -> bool:
         """Set a job's status message; False if the batch or the job is unknown."""
         if not isinstance(message, str):
             raise ConfigError(f"a status message is a string, got {message!r}")
         return bool(await self._run("message", self.kind or "", job_id, message))
-
-
-def _job(
-    job_id: str, stage: int | None, info: bytes, status: bytes | None, message: bytes | None
-) -> BatchJob:
-    data = json.loads(info)
-    queued = data.get("queue_time")
-    return BatchJob(
-        job_id=job_id,
-        stage=int(data.get("stage", stage or 0)),
-        class_name=data.get("class", ""),
-        args=data.get("args") or [],
-        queue=data.get("queue", ""),
-        queue_time=datetime.fromisoformat(queued) if isinstance(queued, str) else None,
-        status=cast("JobStatus", text(status) if status is not None else "pending"),
-        status_message=text(message) if message is not None else None,
-    )
 
 
 async def batch_ids(redis: Redis, keys: Keys, kind: str | None = None) -> list[str]:
@@ -528,24 +322,9 @@ async def clean(
 
 async def _orphan(redis: Redis, keys: Keys, batch_id: str, names: list[str]) -> int:
     """Remove what is left of a batch whose hash is gone (in one script: never a live one)."""
-    removed = await redis.register_script(SCRIPTS["orphan"])(
+    removed = await script("batch_orphan")(
+        redis,
         keys=[keys.queues, keys.schedule, keys.batches],
         args=[keys.batch_prefix, keys.queue(""), batch_id, *names],
     )
     return max(int(removed), 0)
-
-
-def due_delay(seconds: float | None = None, at: datetime | float | None = None) -> str:
-    """The delay of a :class:`NewJob`: ``+S`` for ``seconds``, ``@T`` for a time ``at``."""
-    if seconds is not None:
-        if isinstance(seconds, bool) or not (
-            isinstance(seconds, int | float) and 0 <= seconds < math.inf
-        ):
-            raise ConfigError(f"a delay is a number of seconds >= 0, got {seconds!r}")
-        return f"+{float(seconds)!r}"
-    if at is not None:
-        moment = at.timestamp() if isinstance(at, datetime) else float(at)
-        if not math.isfinite(moment):
-            raise ConfigError(f"a time to run at must be finite, got {at!r}")
-        return f"@{moment!r}"
-    return ""

@@ -8,33 +8,26 @@ pace's ``resque:pace:worker:ID:jobs`` lists every job a concurrent worker is run
 
 Beside that, every few seconds a worker refreshes ``resque:pace:worker:ID:alive``, whose short
 TTL (``dead_after``) lets other workers find a dead one quickly and recover its jobs
-(:meth:`pace.inflight.InFlight.release`, which also unregisters it).
+(:meth:`pace.worker.inflight.InFlight.release`, which also unregisters it).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from pace._time import iso8601, ruby_time, utcnow
 from pace.connection import text
 from pace.job import Job
 from pace.keys import Keys
+from pace.wire import iso8601, ruby_time, utcnow, working_on
 
 __all__ = ["HEARTBEAT_INTERVAL", "Registration"]
 
 HEARTBEAT_INTERVAL = 60.0
 """Seconds between heartbeats: Ruby Resque's own interval."""
 
-
-def _working_on(job: Job) -> bytes:
-    """``{"queue":..,"run_at":..,"payload":..}``, Ruby's ``working_on`` JSON; raw bytes reused."""
-    run_at = iso8601(datetime.fromtimestamp(job.started_at, UTC), z=True)
-    head = f'{{"queue":{json.dumps(job.queue)},"run_at":"{run_at}","payload":'.encode()
-    return head + job.raw + b"}"
 
 
 class Registration:
@@ -89,7 +82,7 @@ class Registration:
 
     async def publish(self, running: Iterable[Job]) -> None:
         """Show the jobs in progress: the oldest in Resque's key, all of them in pace's."""
-        entries = [_working_on(job) for job in running]
+        entries = [working_on(job.queue, job.started_at, job.raw) for job in running]
         worker_key = self.keys.worker(self.worker_id)
         jobs_key = self.keys.worker_jobs(self.worker_id)
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -24,8 +24,8 @@ from pace.client import Client, Info
 from pace.control import Pauses
 from pace.errors import ConfigError, PaceError, RedisUnavailable
 from pace.failures import Failure, Failures
-from pace.job import loads
 from pace.runner import run
+from pace.wire import loads
 from pace.worker import Worker
 
 __all__ = ["main"]
@@ -277,7 +277,7 @@ async def _pause(args: argparse.Namespace, url: str | None) -> None:
 
 
 async def _progress(args: argparse.Namespace, url: str | None) -> None:
-    from pace.progress_view import show
+    from pace.cli.progress_view import show
 
     await show(args.scope.split(":"), url, namespace=args.namespace, watch=args.watch)
 
@@ -363,6 +363,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

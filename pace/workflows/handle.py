@@ -1,16 +1,17 @@
 """What :class:`pace.MultiStepTask` and :class:`pace.StagedGroup` share: a connection (their
-own, or a :class:`pace.Client`'s), and the :class:`pace.batch.Batch` of their id, made on
+own, or a :class:`pace.Client`'s), and the :class:`pace.workflows.batch.Batch` of their id, made on
 first use."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from pace._runtime import Opened
-from pace.batch import Batch, BatchState, Kind
 from pace.client import Client
+from pace.connection import Opened
 from pace.errors import NoSuchBatch
 from pace.keys import DEFAULT_NAMESPACE
+from pace.workflows.batch import Batch
+from pace.workflows.model import BatchState, Kind
 
 __all__ = ["BatchHandle"]
 
@@ -52,7 +53,8 @@ class BatchHandle(Opened):
             await self._client.aclose()
 
     async def state(self) -> BatchState:
-        """Everything about the batch at this moment (see :class:`pace.batch.BatchState`)."""
+        """Everything about the batch at this moment (a
+        :class:`pace.workflows.model.BatchState`)."""
         return await (await self._get()).state()
 
     async def delete(self) -> bool:

@@ -1,21 +1,17 @@
-"""Private helpers of the worker: handler lookup, signal handlers, cancelling tasks."""
+"""Helpers of the worker: handler lookup, signal handlers, cancelling tasks."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import signal
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
-from types import TracebackType
-from typing import Any, Self
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from pace.errors import ConfigError, UnknownJobClass
-from pace.job import Job
+from pace.job import Handler
 
-__all__ = ["Handler", "Opened", "SignalHandlers", "cancel_all", "check_handler", "resolver"]
-
-Handler = Callable[[Job], Awaitable[Any]]
-"""A job handler: ``async def handler(job: pace.Job) -> None``."""
+__all__ = ["SignalHandlers", "cancel_all", "check_handler", "resolver"]
 
 
 def check_handler(handler: object, name: str) -> Handler:
@@ -69,36 +65,3 @@ class SignalHandlers:
         for sig in self.actions:
             loop.remove_signal_handler(sig)
 
-
-class Opened:
-    """Something that is awaited (``x = await X(...)``) or entered (``async with X(...) as x``).
-
-    Either way :meth:`_open` runs first; leaving the ``async with`` block runs :meth:`_close`
-    with the block's exception (``None`` on a clean exit), then :meth:`aclose` always.
-    """
-
-    async def _open(self) -> Self:
-        return self
-
-    async def _close(self, exc: BaseException | None) -> None:
-        """What leaving the block does, before :meth:`aclose`."""
-
-    async def aclose(self) -> None:
-        """Release what this object opened (a Redis connection)."""
-
-    def __await__(self) -> Generator[Any, None, Self]:
-        return self._open().__await__()
-
-    async def __aenter__(self) -> Self:
-        return await self._open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            await self._close(exc)
-        finally:
-            await self.aclose()

@@ -1,10 +1,10 @@
 """Multi-step tasks (resque-multi-step): fan out jobs, then run finalization jobs, in order.
 
-A task is a batch (:mod:`pace.batch`) with a Resque queue of its own, named from its slug and
-a unique suffix (``pirate-take-over-3f9a2c1b``, also the task's id): a ``*`` worker runs it
-and operators see it. Stage 1 holds the normal jobs; they run as soon as they are added. Each
-finalization job is a later stage of its own, so finalization jobs run one at a time, in the
-order added, exactly once, after every normal job succeeded. The task is sealed when the
+A task is a batch (:mod:`pace.workflows.batch`) with a Resque queue of its own, named from its
+slug and a unique suffix (``pirate-take-over-3f9a2c1b``, also the task's id): a ``*`` worker
+runs it and operators see it. Stage 1 holds the normal jobs; they run as soon as they are added.
+Each finalization job is a later stage of its own, so finalization jobs run one at a time, in
+the order added, exactly once, after every normal job succeeded. The task is sealed when the
 ``async with`` block exits (or on :meth:`MultiStepTask.finalize`): until then, finalization
 waits even if every job added so far is done.
 
@@ -31,14 +31,13 @@ import secrets
 from collections.abc import Iterable, Sequence
 from typing import Any, Self
 
-from pace._handle import BatchHandle
-from pace.batch import DEFAULT_EXPIRE, NewJob, check_expire
 from pace.client import Client
-from pace.errors import ConfigError, NoSuchMultiStepTask
-from pace.job import Job, batch_of
+from pace.errors import NoSuchMultiStepTask
 from pace.keys import DEFAULT_NAMESPACE
+from pace.workflows.handle import BatchHandle
+from pace.workflows.model import DEFAULT_EXPIRE, NewJob, check_expire
 
-__all__ = ["MultiStepTask", "task_of"]
+__all__ = ["MultiStepTask"]
 
 _UNSAFE = re.compile(r"[^\w.-]+")  # queue names: no ':', spaces, glob characters or '!'
 
@@ -204,14 +203,3 @@ class MultiStepTask(BatchHandle):
     def __repr__(self) -> str:
         return f"<MultiStepTask {self.task_id}>"
 
-
-def task_of(job: Job) -> MultiStepTask | None:
-    """``job.multi_step_task``: the task of a batch job, on its worker's connection."""
-    member = batch_of(job.payload)
-    if member is None:
-        return None
-    worker = job.worker
-    if worker is None or worker.redis is None:
-        raise ConfigError("job.multi_step_task needs a job run by a worker")
-    client = Client(redis=worker.redis, namespace=worker.keys.namespace)
-    return MultiStepTask(member[0], client=client)

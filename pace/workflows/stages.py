@@ -1,8 +1,8 @@
 """Staged groups (resque-stages): numbered stages of jobs; a stage starts when the one before
 it is complete, retries included.
 
-A group is a batch (:mod:`pace.batch`). Jobs go to a queue you name (``stages`` by default:
-run a worker on it, or on ``*``). Until the group is initiated (on leaving
+A group is a batch (:mod:`pace.workflows.batch`). Jobs go to a queue you name (``stages``
+by default: run a worker on it, or on ``*``). Until the group is initiated (on leaving
 :meth:`StagedGroup.within_a_grouping`), every job waits in its stage; then stage 1 is enqueued,
 and each stage is enqueued when the one before completes. A job added to the running stage
 (from a handler, say) is enqueued at once and the stage waits for it; one added to a later
@@ -30,30 +30,26 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Self
 
-from pace._handle import BatchHandle
-from pace.batch import (
+from pace.client import Client
+from pace.errors import ConfigError, NoSuchBatch, NoSuchStagedGroup
+from pace.keys import DEFAULT_NAMESPACE
+from pace.queues import check_queue_name
+from pace.workflows.batch import Batch, CleanSummary, batch_ids, clean
+from pace.workflows.handle import BatchHandle
+from pace.workflows.model import (
     DEFAULT_EXPIRE,
-    Batch,
     BatchJob,
     BatchState,
-    CleanSummary,
     NewJob,
     OnFailure,
     StageCounts,
     StageStatus,
-    batch_ids,
     check_expire,
     check_stage,
-    clean,
     due_delay,
 )
-from pace.client import Client
-from pace.errors import ConfigError, NoSuchBatch, NoSuchStagedGroup
-from pace.job import Job, batch_of
-from pace.keys import DEFAULT_NAMESPACE
-from pace.queues import check_queue_name
 
-__all__ = ["Cleaner", "Stage", "StagedGroup", "StagedJobHandle", "handle_of"]
+__all__ = ["DEFAULT_QUEUE", "Cleaner", "Stage", "StagedGroup", "StagedJobHandle"]
 
 DEFAULT_QUEUE = "stages"
 """The queue of a group's jobs unless the group (or ``enqueue_to``) names another."""
@@ -344,27 +340,14 @@ class StagedJobHandle:
         return info.status_message if info is not None else None
 
 
-def handle_of(job: Job) -> StagedJobHandle | None:
-    """``job.staged``: the handle of a batch job, on its worker's connection."""
-    member = batch_of(job.payload)
-    if member is None:
-        return None
-    worker = job.worker
-    if worker is None or worker.redis is None:
-        raise ConfigError("job.staged needs a job run by a worker")
-    client = Client(redis=worker.redis, namespace=worker.keys.namespace)
-    group_id, job_id, stage = member
-    return StagedJobHandle(StagedGroup(group_id, client=client), stage, job_id)
-
-
 class Cleaner:
     """Housekeeping of batches (resque-stages' ``Cleaner``), with ``SCAN``, never ``KEYS``.
 
     Example::
 
         async with pace.Client() as client:
-            print(await pace.stages.Cleaner(client).cleanup())    # orphans only
-            await pace.stages.Cleaner(client).purge_all()          # every staged group
+            print(await Cleaner(client).cleanup())    # orphans only
+            await Cleaner(client).purge_all()          # every staged group
     """
 
     __slots__ = ("client",)

@@ -1,14 +1,12 @@
 """The worker: takes Resque jobs from Redis queues and runs a coroutine for each.
 
-The loop reads in one screen: :meth:`Worker._fetch_loop` moves a batch of jobs from the queues
-(highest priority first) into the worker's in-flight list in one Lua call,
-:meth:`Worker._run` runs one job and settles its outcome (success, failure record or retry),
-which is what takes it out of the in-flight list. Housekeeping is separate small loops:
-liveness and recovery of dead workers, the schedule (retries and delayed jobs), Resque's
-heartbeat and the jobs-in-progress snapshot. Signals only request a stop or a pause; shutdown
-stops fetching, drains within a grace period, then cancels the rest and puts their jobs back
-at the head of their queues. Settling retries while Redis is away, and every settle is
-idempotent, so an outage loses nothing and counts nothing twice.
+The loop reads in one screen: :meth:`Worker._fetch_loop` moves a batch of jobs from the
+queues (highest priority first) into the worker's in-flight list in one Lua call,
+:meth:`Worker._dispatch` starts a task per job, :meth:`Worker._run` runs it and hands the
+outcome to :mod:`pace.worker.settle`, which stores it (that is what takes the job out of the
+in-flight list). The background loops are in :mod:`pace.worker.housekeeping`. Signals only
+request a stop or a pause; shutdown stops fetching, drains within a grace period, then cancels
+the rest and puts their jobs back at the head of their queues.
 """
 
 from __future__ import annotations
@@ -22,41 +20,35 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from pace import checks, runner
 from pace import hooks as _hooks
-from pace._runtime import Handler, SignalHandlers, cancel_all, resolver
 from pace.connection import connect, text
-from pace.control import read_pauses
-from pace.errors import ConfigError, InvalidPayload, JobTimeout, PoisonJob, Retry
-from pace.inflight import InFlight
-from pace.job import BATCH_FIELD, Job, _current, decode, encode
+from pace.context import current
+from pace.errors import ConfigError, InvalidPayload, JobTimeout, PoisonJob
+from pace.job import Handler, Job, decode
 from pace.keys import DEFAULT_NAMESPACE, Keys
 from pace.limiter import RateLimit
 from pace.metrics import WorkerMetrics
-from pace.outcomes import failure_record
 from pace.queues import QueueSelector
-from pace.registration import HEARTBEAT_INTERVAL, Registration
 from pace.retry import RetryPolicy
-from pace.schedule import move_due
+from pace.wire import entry_of
+from pace.worker.housekeeping import Housekeeping
+from pace.worker.inflight import InFlight
+from pace.worker.registration import Registration
+from pace.worker.runtime import SignalHandlers, cancel_all, resolver
+from pace.worker.settle import OUTAGE_ERRORS, Outage, Settler
 
-__all__ = ["Handler", "Worker"]
+__all__ = ["Worker"]
 
 logger = logging.getLogger("pace")
-T = TypeVar("T")
 
-_STATE_INTERVAL = 1.0  # seconds between jobs-in-progress snapshots
-_SCHEDULE_INTERVAL = 0.25  # seconds between moves of due retries and delayed jobs
-_CONTROL_INTERVAL = 0.5  # seconds between reads of the fleet's pauses
 _MAX_IDLE = 0.5  # longest nap between polls of empty queues
 _REFRESH_QUEUES = 5.0  # seconds between re-reads of resque:queues for '*' and globs
-_OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
-_DEFAULT_RETRY = RetryPolicy()
 
 
 class Worker:
@@ -85,6 +77,10 @@ class Worker:
         dead_after: seconds without a liveness beat after which other workers take a worker
             for dead and put its jobs back in their queues (beats come every quarter of it).
         max_recoveries: a job whose worker died this many times is failed, not run again.
+        catch_all: report every exception of the event loop (from a callback or a task
+            nobody awaits) to the error hooks, with payload ``None``
+            (:meth:`install_loop_handler`). ``None``: only when the loop is pace's own
+            (:func:`pace.run`, the CLI).
     """
 
     class_hooks: ClassVar[_hooks.Hooks] = _hooks.Hooks()
@@ -108,45 +104,34 @@ class Worker:
         job_timeout: float | None = None,
         dead_after: float = 10.0,
         max_recoveries: int = 3,
+        catch_all: bool | None = None,
     ) -> None:
-        for name, count in (
-            ("concurrency", concurrency), ("batch_size", batch_size),
-            ("max_recoveries", max_recoveries),
-        ):  # fmt: skip
-            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                raise ConfigError(f"{name} must be a whole number >= 1, got {count!r}")
-        for name, seconds in (("job_timeout", job_timeout), ("dead_after", dead_after)):
-            if seconds is not None and not (
-                isinstance(seconds, int | float) and 0 < seconds < math.inf
-            ):
-                raise ConfigError(f"{name} must be a positive number of seconds, got {seconds!r}")
         if not (retry is None or isinstance(retry, RetryPolicy | Mapping)):
             raise ConfigError(f"retry must be a RetryPolicy or a mapping of them, got {retry!r}")
         self.queues = QueueSelector(queues)
-        self.concurrency = concurrency
+        self.concurrency = checks.count("concurrency", concurrency)
         self.limit = None if jobs_per_second is None else RateLimit(jobs_per_second)
         self.keys = Keys(namespace)
         self.burst = burst
-        self.batch_size = batch_size
+        self.batch_size = checks.count("batch_size", batch_size)
         self.handle_signals = handle_signals
         self.retry = retry
-        self.job_timeout = job_timeout
-        self.dead_after = dead_after
-        self.max_recoveries = max_recoveries
+        self.job_timeout = checks.number("job_timeout", job_timeout, positive=True, optional=True)
+        self.dead_after = checks.number("dead_after", dead_after, positive=True)
+        self.max_recoveries = checks.count("max_recoveries", max_recoveries)
+        self.catch_all = catch_all
         self.id = f"{socket.gethostname()}:{os.getpid()}:{self.queues}"
         self.hooks = _hooks.Hooks()
         self.metrics = WorkerMetrics()
+        self._chain = (Worker.class_hooks, self.hooks)
+        self._outage = Outage(self._chain)
         self._redis_url = redis_url
         self._redis = redis
         self._running: dict[Job, asyncio.Task[None]] = {}
         self._interrupted: dict[Job, bytes] = {}  # job -> its in-flight entry
-        self._acks: list[tuple[Job, bytes]] = []  # succeeded, acknowledgement not stored yet
-        self._acking: asyncio.Task[None] | None = None
-        self._prefixes: dict[str, bytes] = {}
         self._paused_until: float | None = None
         self._stop_grace: float | None = None
         self._stopping = False
-        self._redis_down = False
         self._stop_requested: asyncio.Event | None = None
         self._finished: asyncio.Event | None = None
         self._wakeup: asyncio.Event | None = None
@@ -158,8 +143,8 @@ class Worker:
         self._fetch_keys: list[str] = [self.keys.queue(name) for name in self._fetch_names]
         # set by start():
         self._resolve: Callable[[str], Handler]
-        self._registration: Registration
         self._inflight: InFlight
+        self._settler: Settler
 
     # -- hooks --------------------------------------------------------------------------
 
@@ -180,7 +165,30 @@ class Worker:
     """``remove_hook(event, hook)``: undo :meth:`add_hook`."""
 
     def _fire(self, event: str, *args: Any) -> Awaitable[None]:
-        return _hooks.fire((Worker.class_hooks, self.hooks), event, *args)
+        return _hooks.fire(self._chain, event, *args)
+
+    def install_loop_handler(self) -> None:
+        """Report every exception of the running event loop that nobody handles (raised in a
+        callback, or by a task whose result nobody reads) to this worker's error hooks, with
+        payload ``None``, and log it. The loop goes on: the worker never dies of it.
+
+        A worker started by :func:`pace.run` or the CLI does this by itself; an embedded one
+        calls it (or passes ``catch_all=True``). The previous handler is restored on stop.
+        """
+        loop = asyncio.get_running_loop()
+
+        def report(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+            exc = context.get("exception")
+            logger.error(
+                "unexpected error in the event loop: %s", context.get("message"), exc_info=exc
+            )
+            if isinstance(exc, Exception):
+                loop.create_task(self._report(exc), name="pace-loop-error")
+
+        loop.set_exception_handler(report)
+
+    async def _report(self, exc: BaseException) -> None:
+        await self._fire("error", None, exc)
 
     # -- pause and stop -----------------------------------------------------------------
 
@@ -203,17 +211,17 @@ class Worker:
 
     def pause(self, seconds: float | None = None) -> None:
         """Take no new jobs, from now on (jobs in flight finish); resume after ``seconds``."""
-        if seconds is not None and not (seconds >= 0 and math.isfinite(seconds)):
-            raise ConfigError(f"pause seconds must be a finite number >= 0, got {seconds!r}")
+        seconds = checks.number("pause seconds", seconds, optional=True)
         self._paused_until = math.inf if seconds is None else time.monotonic() + seconds
-        self._wake()
+        self.wake()
 
     def resume(self) -> None:
         """Take jobs again, at once."""
         self._paused_until = None
-        self._wake()
+        self.wake()
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
+        """Wake the fetcher: something it waits for may have changed."""
         if self._wakeup is not None:
             self._wakeup.set()
 
@@ -230,7 +238,7 @@ class Worker:
         self._stopping = True
         self._stop_grace = timeout
         self._stop_requested.set()
-        self._wake()
+        self.wake()
 
     async def stop(self, timeout: float | None = 30.0) -> None:
         """Stop taking jobs, let those in flight finish for up to ``timeout`` seconds (``None``:
@@ -241,6 +249,19 @@ class Worker:
         self.request_stop(timeout)
         if self._finished is not None:
             await self._finished.wait()
+
+    # -- what the background loops see (pace.worker.housekeeping.Crew) ---------------------
+
+    def running_jobs(self) -> list[Job]:
+        """The jobs running now, oldest first."""
+        return list(self._running)
+
+    def follow_pauses(self, queues: frozenset[str], me: bool) -> None:
+        """The fleet pauses ``queues`` (and this worker, if ``me``)."""
+        if queues != self._paused_names or me != self._remotely_paused:
+            self._paused_names, self._remotely_paused = queues, me
+            self._update_fetch_names()
+            self.wake()
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -261,25 +282,34 @@ class Worker:
             return
         self._stop_requested = asyncio.Event()
         self._wakeup = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop_handler = loop.get_exception_handler()
+        if self.catch_all or (self.catch_all is None and runner.owns(loop)):
+            self.install_loop_handler()
         owned = self._redis is None
         try:
             redis = self._redis = self._redis or await connect(self._redis_url)
         except BaseException:
+            loop.set_exception_handler(loop_handler)
             self._finished.set()
             raise
         Worker._active_ids.add(self.id)
-        self._registration = Registration(redis, self.keys, self.id)
+        registration = Registration(redis, self.keys, self.id)
         self._inflight = InFlight(redis, self.keys, self.id)
+        self._settler = Settler(
+            self._inflight, worker_id=self.id, chain=self._chain, retry=self.retry,
+            outage=self._outage, wake=self.wake,
+        )  # fmt: skip
+        housekeeping = Housekeeping(
+            self, redis, registration, self._inflight, self._outage, self._chain
+        )
         loops: list[asyncio.Task[None]] = []
         try:
-            await self._registration.register(self.dead_after)
-            await self._recover_dead()  # before the first fetch: their jobs are first in line
+            await registration.register(self.dead_after)
+            await housekeeping.recover_dead()  # before the first fetch: their jobs go first
             with self._signals():
-                for loop in (
-                    self._fetch_loop, self._liveness, self._scheduler, self._remote_control,
-                    self._housekeeping,
-                ):  # fmt: skip
-                    loops.append(asyncio.create_task(loop(), name=f"pace{loop.__name__}"))
+                loops.append(asyncio.create_task(self._fetch_loop(), name="pace-fetch"))
+                loops += housekeeping.start()
                 logger.info("worker %s started", self.id)
                 await self._fire("start", self)
                 await self._stop_requested.wait()
@@ -287,11 +317,12 @@ class Worker:
                 await self._drain(self._stop_grace)
         finally:
             await self._shut_down(owned, loops)
+            loop.set_exception_handler(loop_handler)
 
     async def _stop_loops(self, loops: list[asyncio.Task[None]]) -> None:
         """Stop the fetcher (letting it put back any jobs in hand) and the housekeeping."""
         self._stopping = True
-        self._wake()
+        self.wake()
         if loops and self._critical:
             await asyncio.wait(loops[:1])  # it settles what it holds, then sees _stopping
         await cancel_all(loops, timeout=5)
@@ -327,10 +358,7 @@ class Worker:
             self._interrupted.clear()
             with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
                 await self._inflight.requeue(interrupted)
-        acking = self._acking
-        if acking is not None:  # bounded: if Redis is away, release() requeues them
-            await asyncio.wait([acking], timeout=5)
-            await cancel_all([acking], timeout=1)
+        await self._settler.flush(timeout=5)  # bounded: if Redis is away, release() requeues
 
     def _signals(self) -> SignalHandlers:
         actions: dict[signal.Signals, Callable[[], None]] = {
@@ -342,36 +370,7 @@ class Worker:
         }
         return SignalHandlers(actions if self.handle_signals else {})
 
-    # -- Redis outages ------------------------------------------------------------------
-
-    async def _outage(self, exc: BaseException) -> None:
-        """Log (once per outage) that Redis is away, and tell the error hooks."""
-        if not self._redis_down:
-            self._redis_down = True
-            logger.warning("Redis is unavailable (%s); retrying with backoff", exc)
-            await self._fire("error", None, exc)
-
-    def _redis_back(self) -> None:
-        if self._redis_down:
-            self._redis_down = False
-            logger.warning("Redis is back")
-
-    async def _settle(self, action: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run a Redis write until it succeeds, backing off while Redis is away. Safe to repeat:
-        every settle script is gated on the job's in-flight entry."""
-        delay = 0.05
-        while True:
-            try:
-                result = await action(*args)
-            except _OUTAGE_ERRORS as exc:
-                await self._outage(exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-            else:
-                self._redis_back()
-                return result
-
-    # -- the loop: fetch, dispatch, settle ----------------------------------------------
+    # -- the loop: fetch, dispatch, run ---------------------------------------------------
 
     async def _fetch_loop(self) -> None:
         idle = 0.0
@@ -389,42 +388,48 @@ class Worker:
                 if self.queues.dynamic and (idle or time.monotonic() - refreshed > _REFRESH_QUEUES):
                     await self._refresh_queues()
                     refreshed = time.monotonic()
-                wanted = min(self.concurrency - len(self._running), self.batch_size)
-                if self.limit is not None:
-                    waiting = time.monotonic()
-                    wanted = await self.limit.take(wanted)
-                    self.metrics.rate_limit_wait += time.monotonic() - waiting
-                self._critical = True
-                # Burst mode stops only if nothing was in flight before this fetch: a job that
-                # settles while the fetch runs may have enqueued more (a workflow's next stage).
-                settled_before = not self._in_flight
-                fetched = await self._inflight.fetch(self._fetch_keys, self._fetch_names, wanted)
-                self._redis_back()
-                if fetched and self.limit is not None:
-                    await self.limit.admit(len(fetched))
-                if fetched and (self.paused or self.stopping):
-                    entries = [self._entry(queue, raw) for queue, raw, _ in fetched]
-                    await self._settle(self._inflight.requeue, entries)
-                elif fetched:
-                    idle = 0.0
-                    await self._dispatch(fetched)
-                elif self.burst and settled_before and not self._in_flight:
-                    logger.info("queues are empty; burst mode stops the worker")
-                    self.request_stop(None)
-                else:
+                try:
+                    fetched = await self._fetch()
+                    if fetched:
+                        idle = 0.0
+                        await self._dispatch(fetched)
+                finally:
+                    self._critical = False  # every job fetched is dispatched (or put back)
+                if not fetched and not self._stopping:
                     idle = min(max(idle * 2, 0.005), _MAX_IDLE)
-                self._critical = False
-                if idle:
                     await self._nap(idle)
             except Exception as exc:
-                self._critical = False
-                if isinstance(exc, _OUTAGE_ERRORS):
-                    await self._outage(exc)
+                if isinstance(exc, OUTAGE_ERRORS):
+                    await self._outage.down(exc)
                 else:
-                    logger.warning("fetching jobs failed (%s); retrying", exc)
+                    logger.exception("fetching jobs failed; retrying")
                     await self._fire("error", None, exc)
                 idle = min(max(idle * 2, 0.1), 2.0)
                 await self._nap(idle)
+
+    async def _fetch(self) -> list[tuple[str, bytes, int]]:
+        """Take up to as many jobs as there is room (and rate) for. In burst mode, an empty
+        fetch with nothing in flight before it stops the worker (a job that settles while the
+        fetch runs may have enqueued more: a workflow's next stage)."""
+        wanted = min(self.concurrency - len(self._running), self.batch_size)
+        if self.limit is not None:
+            waiting = time.monotonic()
+            wanted = await self.limit.take(wanted)
+            self.metrics.rate_limit_wait += time.monotonic() - waiting
+        settled_before = not self._in_flight
+        self._critical = True  # from here on jobs may be in hand: a stop waits for them
+        fetched = await self._inflight.fetch(self._fetch_keys, self._fetch_names, wanted)
+        self._outage.up()
+        if fetched and self.limit is not None:
+            await self.limit.admit(len(fetched))
+        if fetched and (self.paused or self.stopping):  # paused or stopped meanwhile
+            entries = [entry_of(queue, raw) for queue, raw, _ in fetched]
+            await self._outage.until_done(self._inflight.requeue, entries)
+            return []
+        if not fetched and self.burst and settled_before and not self._in_flight:
+            logger.info("queues are empty; burst mode stops the worker")
+            self.request_stop(None)
+        return fetched
 
     async def _refresh_queues(self) -> None:
         assert self._redis is not None
@@ -438,37 +443,29 @@ class Worker:
             self._fetch_names = names
             self._fetch_keys = [self.keys.queue(name) for name in names]
 
-    def _entry(self, queue: str, raw: bytes) -> bytes:
-        prefix = self._prefixes.get(queue)
-        if prefix is None:
-            prefix = self._prefixes[queue] = queue.encode() + b":"
-        return prefix + raw
-
     async def _dispatch(self, fetched: list[tuple[str, bytes, int]]) -> None:
+        """Start a task per job; a payload that is no job, or a job whose workers kept dying,
+        is failed instead."""
         now = time.time()
-        running, prefixes = self._running, self._prefixes
         for queue, raw, recoveries in fetched:
-            prefix = prefixes.get(queue) or self._entry(queue, b"")
-            entry = prefix + raw
+            entry = entry_of(queue, raw)
             try:
                 job = decode(raw, queue, self)
             except InvalidPayload as exc:
-                await self._fail(queue, raw, None, entry, exc)
+                await self._settler.fail(queue, raw, None, entry, exc)
                 continue
             if recoveries >= self.max_recoveries:
                 poison = PoisonJob(f"{recoveries} workers died running this job; not run again")
-                await self._fail(queue, raw, job.payload, entry, poison)
+                await self._settler.fail(queue, raw, job.payload, entry, poison)
                 continue
             job.started_at = now
-            running[job] = asyncio.create_task(self._run(job, entry))
+            self._running[job] = asyncio.create_task(self._run(job, entry))
 
     async def _run(self, job: Job, entry: bytes) -> None:
-        _current.set(job)
-        batched = BATCH_FIELD in job.payload  # a multi-step task's or staged group's (pace.batch)
+        current.set(job)
         try:
             try:
-                if batched:
-                    await self._settle(self._inflight.batch_running, job.payload)
+                await self._settler.started(job)
                 await self._perform(job)
             except asyncio.CancelledError as cancelled:
                 task = asyncio.current_task()
@@ -476,60 +473,14 @@ class Worker:
                     self._interrupted[job] = entry  # stopping: _drain puts it back in its queue
                     raise
                 exc: BaseException = asyncio.CancelledError("the job cancelled itself")
-                await self._failed(job, entry, exc.with_traceback(cancelled.__traceback__))
+                await self._settler.failed(job, entry, exc.with_traceback(cancelled.__traceback__))
             except Exception as exc:
-                await self._failed(job, entry, exc)
+                await self._settler.failed(job, entry, exc)
             else:
-                if batched:
-                    await self._settle(self._inflight.batch_succeeded, entry, job.payload)
-                    logger.debug("%r done", job)
-                    await self._fire("processed", job)
-                else:
-                    self._acknowledge(job, entry)
+                self._settler.succeeded(job, entry)
         finally:
             del self._running[job]
-            self._wake()
-
-    def _acknowledge(self, job: Job, entry: bytes) -> None:
-        """Queue a succeeded job's acknowledgement. It stays in flight (it holds its slot) until
-        :meth:`_ack_loop` has stored it with the others that finished meanwhile."""
-        self._acks.append((job, entry))
-        if self._acking is None:
-            self._acking = asyncio.create_task(self._ack_loop())
-
-    async def _ack_loop(self) -> None:
-        """Group commit: one acknowledgement in flight at a time, the next one takes every job
-        that finished meanwhile. Then the ``processed`` hooks fire."""
-        try:
-            while self._acks:
-                acks = list(self._acks)  # jobs finishing meanwhile are appended after these
-                try:
-                    await self._settle(self._inflight.succeeded, [entry for _, entry in acks])
-                except Exception as exc:  # not an outage (retried above): never stall the worker
-                    logger.exception(
-                        "could not acknowledge %d jobs; they stay in flight", len(acks)
-                    )
-                    await self._fire("error", None, exc)
-                del self._acks[: len(acks)]
-                self._wake()
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("%d jobs done: %s", len(acks), [job for job, _ in acks])
-                if Worker.class_hooks.get("processed") or self.hooks.get("processed"):
-                    for job, _entry in acks:
-                        _current.set(job)
-                        await self._fire("processed", job)
-        finally:
-            self._acking = None
-
-    @property
-    def _in_flight(self) -> int:
-        """Jobs running, plus those whose success is not stored yet."""
-        return len(self._running) + len(self._acks)
-
-    def _busy(self) -> bool:
-        """No room for another job: ``concurrency`` handlers are running, or as many successes
-        wait to be stored (the next batch is fetched while the last one is acknowledged)."""
-        return len(self._running) >= self.concurrency or len(self._acks) >= self.concurrency
+            self.wake()
 
     async def _perform(self, job: Job) -> None:
         handler = self._resolve(job.class_name)
@@ -549,57 +500,17 @@ class Worker:
         finally:
             self.metrics.observe(time.monotonic() - started)
 
-    async def _failed(self, job: Job, entry: bytes, exc: BaseException) -> None:
-        """Schedule a retry if the job's policy (or its ``Retry``) allows one; else fail it."""
-        policy = self._policy(job.class_name)
-        asked = isinstance(exc, Retry)
-        if asked or (policy is not None and policy.retries(exc, job.attempt)):
-            limit = policy or _DEFAULT_RETRY
-            if job.attempt < limit.attempts:
-                delay = exc.delay if isinstance(exc, Retry) and exc.delay is not None else None
-                if await self._retry(
-                    job, entry, limit.delay(job.attempt) if delay is None else delay
-                ):
-                    return
-        await job.fail_progress(f"{type(exc).__name__}: {exc}")
-        await self._fail(job.queue, job.raw, job.payload, entry, exc)
+    @property
+    def _in_flight(self) -> int:
+        """Jobs running, plus those whose success is not stored yet."""
+        return len(self._running) + len(self._settler.acks)
 
-    def _policy(self, class_name: str) -> RetryPolicy | None:
-        if isinstance(self.retry, Mapping):
-            return self.retry.get(class_name)
-        return self.retry
-
-    async def _retry(self, job: Job, entry: bytes, delay: float) -> bool:
-        """Schedule the next attempt; False if the payload cannot be re-encoded (then fail)."""
-        try:
-            again = self._entry(job.queue, encode({**job.payload, "pace_attempt": job.attempt + 1}))
-        except ValueError:  # an infinite float or a lone surrogate that JSON cannot hold
-            return False
-        logger.info("%r failed attempt %d; retrying in %.3g s", job, job.attempt, delay)
-        if BATCH_FIELD in job.payload:
-            await self._settle(
-                self._inflight.batch_schedule, entry, again, time.time() + delay, job.payload
-            )
-        else:
-            await self._settle(self._inflight.schedule, entry, again, time.time() + delay)
-        return True
-
-    async def _fail(
-        self,
-        queue: str,
-        raw: bytes,
-        payload: dict[str, Any] | None,
-        entry: bytes,
-        exc: BaseException,
-    ) -> None:
-        """Store a failure record (the job leaves the in-flight list), then fire error hooks."""
-        logger.warning("a job of queue %r failed: %s: %s", queue, type(exc).__name__, exc)
-        record = failure_record(queue=queue, raw=raw, payload=payload, exc=exc, worker_id=self.id)
-        if payload is not None and BATCH_FIELD in payload:
-            await self._settle(self._inflight.batch_failed, entry, encode(record), payload)
-        else:
-            await self._settle(self._inflight.failed, entry, encode(record))
-        await self._fire("error", payload if payload is not None else record["payload"], exc)
+    def _busy(self) -> bool:
+        """No room for another job: ``concurrency`` handlers are running, or as many successes
+        wait to be stored (the next batch is fetched while the last one is acknowledged)."""
+        return (
+            len(self._running) >= self.concurrency or len(self._settler.acks) >= self.concurrency
+        )
 
     async def _nap(self, seconds: float) -> None:
         """Sleep up to ``seconds``; pause, resume, stop and finished jobs wake it early."""
@@ -617,70 +528,3 @@ class Worker:
         if self._paused_until is None:
             return _MAX_IDLE
         return max(0.0, min(self._paused_until - time.monotonic(), _MAX_IDLE))
-
-    # -- housekeeping -------------------------------------------------------------------
-
-    async def _liveness(self) -> None:
-        """Beat every quarter of ``dead_after``; recover the jobs of workers found dead."""
-        while True:
-            await asyncio.sleep(self.dead_after / 4)
-            try:
-                await self._registration.beat(self.dead_after)
-                await self._recover_dead()
-            except RedisError as exc:
-                await self._outage(exc)
-
-    async def _recover_dead(self) -> None:
-        for dead in await self._registration.dead_workers():
-            moved = await self._inflight.release(dead)
-            if moved >= 0:
-                logger.warning(
-                    "worker %s is dead; %d of its jobs are back in their queues", dead, moved
-                )
-
-    async def _remote_control(self) -> None:
-        """Follow the fleet's pauses (pace.control): paused queues, and this worker."""
-        assert self._redis is not None
-        while True:
-            try:
-                pauses = await read_pauses(self._redis, self.keys)
-            except RedisError as exc:
-                await self._outage(exc)
-            else:
-                queues = frozenset(p.name for p in pauses if p.kind == "queue")
-                me = any(p.kind == "worker" and p.name == self.id for p in pauses)
-                if queues != self._paused_names or me != self._remotely_paused:
-                    self._paused_names, self._remotely_paused = queues, me
-                    self._update_fetch_names()
-                    self._wake()
-            await asyncio.sleep(_CONTROL_INTERVAL)
-
-    async def _scheduler(self) -> None:
-        """Move due retries and delayed jobs to their queues."""
-        assert self._redis is not None
-        while True:
-            try:
-                if await move_due(self._redis, self.keys):
-                    self._wake()  # the fetcher may be napping on empty queues
-            except RedisError as exc:
-                await self._outage(exc)
-            await asyncio.sleep(_SCHEDULE_INTERVAL)
-
-    async def _housekeeping(self) -> None:
-        """Resque's heartbeat every 60 s; publish the jobs in progress when they change, and
-        the worker's metrics."""
-        last_beat = time.monotonic()
-        shown: list[Job] = []
-        while True:
-            await asyncio.sleep(_STATE_INTERVAL)
-            try:
-                if time.monotonic() - last_beat >= HEARTBEAT_INTERVAL:
-                    await self._registration.heartbeat()
-                    last_beat = time.monotonic()
-                running = list(self._running)
-                if running != shown:
-                    await self._registration.publish(running)
-                    shown = running
-                await self._registration.publish_metrics(self.metrics.to_json(len(running)))
-            except RedisError as exc:
-                await self._outage(exc)

@@ -1,0 +1,15 @@
+--! uses: batch
+-- ARGV[3..]: batch id, kind ('' for any), 'seal' (a multi-step task's normal jobs are all
+-- added) or 'initiate' (a staged group starts its first stage). Both then advance the batch.
+-- 0: no such batch.
+init()
+local b = ctx.batch .. ARGV[3]
+if not found(ARGV[3], ARGV[4]) then return 0 end
+if ARGV[5] == 'initiate' and redis.call('HGET', b, 'stage') == '0' then
+  redis.call('HSET', b, 'stage', 1, 'sealed', 1)
+  start_stage(ARGV[3], 1)
+else
+  redis.call('HSET', b, 'sealed', 1)
+end
+advance(ARGV[3])
+return 1
