@@ -1,4 +1,4 @@
-# Two commands on a fresh machine: `make run` and `make test` (and `make bench`, issue 7).
+# Two commands on a fresh machine: `make run` and `make test` (and `make bench`).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -38,6 +38,7 @@ run: $(STAMP_RUN)
 test: $(STAMP_DEV) chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict pace
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 # Debian's chromium for tests/test_web_browser.py, installed only when missing; a machine where
@@ -52,6 +53,7 @@ chromium:
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict pace
+	$(BIN)/lint-imports
 
 # pace against arq, saq and bare Redis loops; about 5 minutes. BENCH_ARGS="--only 2 --rounds 1"
 bench: $(STAMP_BENCH)

@@ -9,6 +9,8 @@ itself. Resque's own ``<ns>:pause-all-workers`` still pauses everything.
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -21,6 +23,8 @@ from pace.keys import Keys
 from pace.queues import check_queue_name
 
 __all__ = ["Pause", "Pauses", "read_pauses"]
+
+logger = logging.getLogger("pace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +40,19 @@ class Pause:
 
 
 async def read_pauses(redis: Redis, keys: Keys) -> list[Pause]:
-    """The pauses in force (ended ones are removed on the way)."""
+    """The pauses in force (ended ones are removed on the way; a field pace did not write is
+    skipped with a warning, never taken for a pause)."""
     now = time.time()
     pauses, ended = [], []
     for field, value in (await redis.hgetall(keys.paused)).items():
         kind, _, name = text(field).partition(":")
-        until = float(value)
+        try:
+            until = float(value)
+        except ValueError:
+            until = math.nan
+        if kind not in ("queue", "worker") or not name or not until >= 0:
+            logger.warning("%s: field %r is not a pause (%r); skipped", keys.paused, field, value)
+            continue
         if until and until <= now:
             ended.append(field)
         else:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections import deque
 
 from aiolimiter import AsyncLimiter
 
-from pace.errors import ConfigError
+from pace import checks
 
 __all__ = ["RateLimit"]
 
@@ -40,9 +39,7 @@ class RateLimit:
     __slots__ = ("_bucket", "_burst", "_full", "_recent", "rate")
 
     def __init__(self, rate: float) -> None:
-        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < math.inf:
-            raise ConfigError(f"jobs_per_second must be a positive number, got {rate!r}")
-        self.rate = rate
+        self.rate = rate = checks.number("jobs_per_second", rate, positive=True, unit="jobs")
         self._burst = max(1.0, rate / 2)  # never more than the log's length, floor(rate)
         self._bucket = AsyncLimiter(self._burst, self._burst * _WINDOW / rate)
         self._recent: deque[float] = deque(maxlen=max(1, math.floor(rate)))
@@ -69,9 +66,10 @@ class RateLimit:
         """Wait until ``count`` more starts fit in the window (at most the permits taken), then
         log them as starting now."""
         recent = self._recent
+        clock = asyncio.get_running_loop().time  # the clock aiolimiter's bucket reads too
         excess = len(recent) + count - (recent.maxlen or 1)
         if excess > 0:
-            delay = recent[excess - 1] + _WINDOW - time.monotonic()
+            delay = recent[excess - 1] + _WINDOW - clock()
             if delay > 0:
                 await asyncio.sleep(delay)
-        recent.extend([time.monotonic()] * count)
+        recent.extend([clock()] * count)

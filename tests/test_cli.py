@@ -311,7 +311,7 @@ RECORD = ("--app", "cli_apps.jobs:record")
         ),
         pytest.param(
             ("run", "q", *RECORD, "--jobs-per-second", "0"),
-            "jobs_per_second must be a positive number",
+            "jobs_per_second must be a number of jobs > 0",
             id="jobs-per-second-0",
         ),
         pytest.param(

@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 import pace
-from tests.support import Starter, wait_for
+from tests.support import Starter, noop, wait_for
 
 
 async def test_a_paused_queue_stops_within_a_second_and_resumes_by_itself(
@@ -45,6 +45,21 @@ async def feed(client: pace.Client) -> None:
         await client.enqueue_many("a", "Job", [[i] for i in range(20)])
         await client.enqueue_many("b", "Job", [[i] for i in range(20)])
         await asyncio.sleep(0.1)
+
+
+async def test_a_field_pace_did_not_write_is_skipped_and_other_pauses_still_hold(
+    redis: Redis, start: Starter
+) -> None:
+    """A progress scope named ``paused`` once wrote JSON into this hash: the remote-control
+    loop raised on it, died, and the worker ignored every fleet pause from then on."""
+    await redis.hset("resque:pace:paused", "job-id", '{"percent": 10}')
+    await redis.hset("resque:pace:paused", "queue:q", "soon")
+    worker = await start(["q"], noop)
+    await pace.Pauses(redis).pause_worker(worker.id)
+    await wait_for(lambda: worker.paused, timeout=3)
+    assert [(p.kind, p.name) for p in await pace.Pauses(redis).list()] == [
+        ("worker", worker.id)
+    ]
 
 
 async def test_pausing_one_worker_and_resuming_it(

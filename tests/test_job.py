@@ -1,64 +1,50 @@
-"""Encoding as Ruby's Resque.encode does, and decoding with clear errors."""
+"""The job a handler sees: its attributes, and a read-only mapping over its payload."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pytest
+from redis.asyncio import Redis
 
-from pace.errors import InvalidPayload
+import pace
 from pace.job import decode
-from pace.wire import encode, new_job
+
+RAW = b'{"class":"UpdateGraph","args":["defunkt",3],"id":"j1","extra":{"k":1}}'
 
 
-def test_encode_is_compact_utf8_in_insertion_order() -> None:
-    payload = {"class": "Mail", "args": ["zoë", {"b": 1, "a": [1.5, None, True]}]}
-    assert encode(payload) == '{"class":"Mail","args":["zoë",{"b":1,"a":[1.5,null,true]}]}'.encode()
+def test_a_job_reads_as_its_payload_as_the_seeds_block_got_it() -> None:
+    job = decode(RAW, "graphs")
+    assert isinstance(job, Mapping)
+    assert job["class"] == "UpdateGraph"
+    assert job["args"] == ["defunkt", 3]
+    assert job.get("id") == "j1"
+    assert job.get("missing", "default") == "default"
+    assert dict(job) == json.loads(RAW)
+    assert list(job) == ["class", "args", "id", "extra"]
+    assert len(job) == 4
+    assert "extra" in job
+    with pytest.raises(KeyError):
+        job["nope"]
+    with pytest.raises(TypeError):
+        job["class"] = "Other"  # type: ignore[index]
+    assert (job.class_name, job.args, job.id) == ("UpdateGraph", ["defunkt", 3], "j1")
 
 
-def test_new_job_has_class_args_and_a_unique_id() -> None:
-    (first_id, first), (second_id, _) = new_job("Mail", ("a", 1)), new_job("Mail", ())
-    assert first == f'{{"class":"Mail","args":["a",1],"id":"{first_id}"}}'.encode()
-    assert len(first_id) == 32
-    assert first_id != second_id
-    with pytest.raises(InvalidPayload, match="non-empty string"):
-        new_job("", ())
+def test_two_deliveries_of_the_same_payload_are_two_jobs() -> None:
+    first, second = decode(RAW, "q"), decode(RAW, "q")
+    assert first != second
+    assert first == first
+    assert len({first: 1, second: 2}) == 2
 
 
-@pytest.mark.parametrize("arg", [float("nan"), float("inf"), object(), {1, 2}])
-def test_new_job_refuses_args_that_are_not_json(arg: object) -> None:
-    with pytest.raises(InvalidPayload, match="job args must be JSON values"):
-        new_job("Mail", [arg])
+async def test_a_handler_can_read_the_job_as_a_hash(client: pace.Client, redis: Redis) -> None:
+    await client.enqueue("q", "Greet", "world")
+    seen: list[tuple[str, list[str]]] = []
 
+    async def handler(job: pace.Job) -> None:
+        seen.append((job["class"], job["args"]))
 
-def test_decode_keeps_unknown_keys_and_the_raw_bytes() -> None:
-    raw = b'{"class":"A","args":[1],"job_id":"x","id":"abc"}'
-    job = decode(raw, "q")
-    assert (job.class_name, job.args, job.id, job.queue, job.raw) == ("A", [1], "abc", "q", raw)
-    assert job.payload == json.loads(raw)
-
-
-def test_decode_of_a_job_without_args_gives_an_empty_list() -> None:
-    assert decode(b'{"class":"A"}', "q").args == []
-
-
-@pytest.mark.parametrize(
-    ("raw", "message"),
-    [
-        (b"", "not valid JSON"),
-        (b"{", "not valid JSON"),
-        (b"\xff\xfe{}", "not valid UTF-8"),
-        (b"[1]", "must be a JSON object, got list"),
-        (b'{"class":"A","args":[NaN]}', "NaN is not JSON"),
-        (b'{"class":"A","args":[-Infinity]}', "-Infinity is not JSON"),
-        (b"null", "must be a JSON object, got NoneType"),
-        (b'{"args":[]}', "'class' must be a non-empty string"),
-        (b'{"class":""}', "'class' must be a non-empty string"),
-        (b'{"class":["A"]}', "'class' must be a non-empty string"),
-        (b'{"class":"A","args":{"a":1}}', "'args' must be a list, got dict"),
-        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    ],
-)
-def test_decode_rejects_what_is_not_a_resque_job(raw: bytes, message: str) -> None:
-    with pytest.raises(InvalidPayload, match=message):
-        decode(raw, "q")
+    await pace.Worker(["q"], redis=redis, burst=True).start(handler)
+    assert seen == [("Greet", ["world"])]

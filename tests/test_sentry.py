@@ -127,7 +127,7 @@ async def test_install_for_every_worker(
     assert {exception_type(event) for event in sentry.events} == {"ValueError"}
 
 
-async def test_a_payload_that_does_not_decode_is_reported_with_its_text(
+async def test_a_payload_that_does_not_decode_is_reported_with_its_queue_worker_and_text(
     redis: Redis, sentry: ListTransport
 ) -> None:
     await redis.rpush("resque:queue:q", b"{not json")
@@ -138,8 +138,10 @@ async def test_a_payload_that_does_not_decode_is_reported_with_its_text(
 
     event = only_event(sentry)
     assert exception_type(event) == "InvalidPayload"
-    assert "tags" not in event or not any(tag.startswith("pace.") for tag in event["tags"])
-    assert event["contexts"]["pace job"] == {"raw payload": "{not json"}
+    assert event["tags"] == {"pace.queue": "q", "pace.worker": worker.id}
+    assert event["contexts"]["pace job"] == {
+        "raw payload": "{not json", "queue": "q", "worker id": worker.id,
+    }  # fmt: skip
 
 
 async def test_outside_a_job_it_reports_without_pace_tags(sentry: ListTransport) -> None:

@@ -406,17 +406,109 @@ async def test_worker_in_its_own_namespace(redis: Redis) -> None:
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"concurrency": 0}, "concurrency"),
+        ({"concurrency": 0}, "concurrency must be a whole number >= 1, got 0"),
+        ({"concurrency": True}, "concurrency must be a whole number >= 1, got True"),
         ({"jobs_per_second": -1}, "jobs_per_second"),
         ({"batch_size": 1.5}, "batch_size"),
+        ({"job_timeout": True}, r"job_timeout must be a number of seconds > 0 \(or None\)"),
+        ({"job_timeout": float("nan")}, "job_timeout must be a number of seconds"),
+        ({"dead_after": "10"}, "dead_after must be a number of seconds > 0, got '10'"),
+        ({"max_recoveries": 0}, "max_recoveries"),
         ({"queues": ["a:b"]}, "bad queue name"),
         ({"queues": []}, "at least one queue"),
+        ({"queues": 123}, r"queues: give a list of queue names .*, got 123"),
+        ({"queues": ["a", 1]}, "queues: give a list of queue names"),
     ],
 )
 def test_bad_settings_raise_with_the_setting_named(settings: dict[str, Any], message: str) -> None:
     queues = settings.pop("queues", ["q"])
     with pytest.raises(ConfigError, match=message):
         pace.Worker(queues, **settings)
+
+
+@pytest.mark.parametrize("seconds", ["0.5", -1, float("inf"), True])
+def test_pause_refuses_what_is_not_seconds(seconds: Any) -> None:
+    message = f"pause seconds must be a number of seconds >= 0 .*{seconds!r}"
+    with pytest.raises(ConfigError, match=message):
+        pace.Worker(["q"]).pause(seconds)
+
+
+async def test_a_burst_worker_on_empty_queues_stops_at_once(redis: Redis) -> None:
+    """It took 5 s: its loops were opening connections when stopped, and redis-py turned the
+    cancel into an error that the loops slept on."""
+    started = time.monotonic()
+    await pace.Worker(["q"], redis=redis, burst=True).start(noop)
+    assert time.monotonic() - started < 2
+
+
+async def test_a_background_loop_survives_an_unexpected_error_and_tells_the_hooks(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    """A key of the wrong type makes the remote-control loop raise; it goes on."""
+    await redis.set("resque:pace:paused", "not a hash")
+    errors: list[tuple[Any, BaseException]] = []
+    ran: list[int] = []
+
+    async def handler(job: pace.Job) -> None:
+        ran.append(job.args[0])
+
+    worker = await start(["q"], handler)
+    worker.add_hook("error", lambda payload, exc: errors.append((payload, exc)))
+    await wait_for(lambda: errors, timeout=10)
+    assert errors[0][0] is None
+    assert "WRONGTYPE" in str(errors[0][1])
+    await redis.delete("resque:pace:paused")
+    await pace.Pauses(redis).pause_worker(worker.id)
+    await wait_for(lambda: worker.paused, timeout=40)  # the loop carried on, backing off
+    await pace.Pauses(redis).resume_worker(worker.id)
+    await wait_for(lambda: not worker.paused, timeout=40)
+    await client.enqueue("q", "Job", 1)
+    await wait_for(lambda: ran == [1])
+
+
+async def test_an_embedded_worker_reports_stray_loop_errors_when_asked(
+    redis: Redis, start: Starter
+) -> None:
+    errors: list[tuple[Any, BaseException]] = []
+    worker = await start(["q"], noop, catch_all=True)
+    worker.add_hook("error", lambda payload, exc: errors.append((payload, exc)))
+
+    def callback() -> None:
+        raise LookupError("from a callback")
+
+    asyncio.get_running_loop().call_soon(callback)
+    await wait_for(lambda: errors)
+    assert errors[0][0] is None
+    assert isinstance(errors[0][1], LookupError)
+    assert not worker.stopping
+
+
+def test_a_worker_run_by_pace_run_reports_stray_task_errors(redis_url: str) -> None:
+    errors: list[tuple[Any, BaseException]] = []
+
+    async def main() -> None:
+        worker = pace.Worker(["q"], redis_url=redis_url)
+        worker.add_hook("error", lambda payload, exc: errors.append((payload, exc)))
+
+        async def stray() -> None:
+            raise KeyError("nobody awaits me")
+
+        async def handler(job: pace.Job) -> None:
+            pass
+
+        async def stray_then_stop() -> None:
+            task = asyncio.create_task(stray())
+            await asyncio.wait([task])
+            del task  # garbage: "Task exception was never retrieved" goes to the handler
+            await wait_for(lambda: errors)
+            await worker.stop()
+
+        stopper = asyncio.create_task(stray_then_stop())
+        await worker.start(handler)
+        await stopper
+
+    pace.run(main())
+    assert [type(exc) for payload, exc in errors if payload is None] == [KeyError]
 
 
 async def test_bad_handlers_and_hooks_are_refused(redis: Redis) -> None:

@@ -8,6 +8,8 @@ fetching) becomes one Sentry event, captured in an isolated scope so nothing lea
 events. A job's event carries the tags ``pace.queue``, ``pace.class``, ``pace.job_id`` and
 ``pace.worker``, a ``"pace job"`` context with the queue, class, args, job id and worker id,
 and the job class as its transaction name (unless a Sentry transaction is already active).
+A payload that did not decode still gets ``pace.queue`` and ``pace.worker``, and its raw text
+in the context.
 
 Job args are sent to Sentry as they are; strip secrets with Sentry's ``before_send`` if your
 args hold any.
@@ -33,6 +35,7 @@ except ImportError as exc:
         "pace.integrations.sentry needs sentry-sdk: pip install 'pace[sentry]'"
     ) from exc
 
+from pace.errors import JobError
 from pace.job import current_job
 from pace.wire import ID_FIELD
 from pace.worker import Worker
@@ -62,7 +65,7 @@ def sentry_hook(payload: dict[str, Any] | str | None, exc: BaseException) -> Non
         worker.add_hook("error", sentry_hook)   # or simply: install(worker)
     """
     with sentry_sdk.isolation_scope() as scope:
-        details = _job_details(payload)
+        details = _job_details(payload, exc)
         if details is not None:
             tags, context, class_name = details
             scope.set_tags({key: value[:_MAX_TAG] for key, value in tags.items()})
@@ -93,9 +96,12 @@ def install(worker: Worker | None = None) -> None:
 
 
 def _job_details(
-    payload: dict[str, Any] | str | None,
+    payload: dict[str, Any] | str | None, exc: BaseException
 ) -> tuple[dict[str, str], dict[str, Any], str | None] | None:
-    """``(tags, context, class name)`` for the failed job, or ``None`` when there is none."""
+    """``(tags, context, class name)`` for the failed job, or ``None`` when there is none.
+
+    With no running job (a payload that did not decode, a poison job), the queue and the
+    worker come from the :class:`pace.JobError` the worker raised."""
     job = current_job()
     if job is not None:
         worker_id = job.worker.id if job.worker is not None else None
@@ -112,10 +118,15 @@ def _job_details(
             "worker id": worker_id,
         }
         return tags, context, job.class_name
+    tags = {}
+    if isinstance(exc, JobError):
+        if exc.queue is not None:
+            tags["pace.queue"] = exc.queue
+        if exc.worker_id is not None:
+            tags["pace.worker"] = exc.worker_id
     if isinstance(payload, dict):
         class_name = payload.get("class")
         job_id = payload.get(ID_FIELD)
-        tags = {}
         if isinstance(class_name, str) and class_name:
             tags["pace.class"] = class_name
         else:
@@ -123,7 +134,13 @@ def _job_details(
         if isinstance(job_id, str):
             tags["pace.job_id"] = job_id
         context = {"class": class_name, "args": payload.get("args"), "job id": job_id}
-        return tags, context, class_name
+        return tags, {**context, **_where(tags)}, class_name
     if isinstance(payload, str):
-        return {}, {"raw payload": payload}, None
+        return tags, {"raw payload": payload, **_where(tags)}, None
     return None
+
+
+def _where(tags: dict[str, str]) -> dict[str, str]:
+    """The queue and worker of ``tags``, as context entries."""
+    names = {"pace.queue": "queue", "pace.worker": "worker id"}
+    return {names[tag]: value for tag, value in tags.items() if tag in names}

@@ -40,7 +40,7 @@ from pace.wire import entry_of
 from pace.worker.housekeeping import Housekeeping
 from pace.worker.inflight import InFlight
 from pace.worker.registration import Registration
-from pace.worker.runtime import SignalHandlers, cancel_all, resolver
+from pace.worker.runtime import SignalHandlers, cancel_all, resolver, unless_cancelled
 from pace.worker.settle import OUTAGE_ERRORS, Outage, Settler
 
 __all__ = ["Worker"]
@@ -399,6 +399,7 @@ class Worker:
                     idle = min(max(idle * 2, 0.005), _MAX_IDLE)
                     await self._nap(idle)
             except Exception as exc:
+                unless_cancelled(exc)
                 if isinstance(exc, OUTAGE_ERRORS):
                     await self._outage.down(exc)
                 else:

@@ -29,6 +29,7 @@ from pace.keys import Keys
 from pace.metrics import WorkerMetrics
 from pace.worker.inflight import InFlight
 from pace.worker.registration import HEARTBEAT_INTERVAL, Registration
+from pace.worker.runtime import unless_cancelled
 from pace.worker.schedule import move_due
 from pace.worker.settle import OUTAGE_ERRORS, Outage
 
@@ -59,14 +60,17 @@ async def forever(
         try:
             await step()
         except OUTAGE_ERRORS as exc:
+            unless_cancelled(exc)
             await outage.down(exc)
             wait = min(wait * 2, _MAX_BACKOFF)
         except Exception as exc:
+            unless_cancelled(exc)
             logger.exception("pace's %s loop failed; it carries on in %.3g s", name, wait * 2)
             await hooks.fire(chain, "error", None, exc)
             wait = min(wait * 2, _MAX_BACKOFF)
         else:
             wait = interval
+        unless_cancelled()  # asyncio.wait_for (3.11) may return a result and drop a cancel
         await asyncio.sleep(wait)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from pace.errors import ConfigError, UnknownJobClass
 from pace.job import Handler
 
-__all__ = ["SignalHandlers", "cancel_all", "check_handler", "resolver"]
+__all__ = ["SignalHandlers", "cancel_all", "check_handler", "resolver", "unless_cancelled"]
 
 
 def check_handler(handler: object, name: str) -> Handler:
@@ -38,6 +38,17 @@ def resolver(handler: Handler | Mapping[str, Handler]) -> Callable[[str], Handle
             ) from None
 
     return lookup
+
+
+def unless_cancelled(exc: BaseException | None = None) -> None:
+    """Raise :class:`asyncio.CancelledError` (from ``exc``) if the current task is being
+    cancelled. A loop that goes on after an error (or after a call) checks it: a client
+    library may turn a cancellation into an error of its own, and Python 3.11's
+    ``asyncio.wait_for`` (which redis-py uses) may return a result and drop the cancel, so a
+    loop that carries on would swallow the only cancel it gets."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError from exc
 
 
 async def cancel_all(tasks: Iterable[asyncio.Task[Any]], timeout: float) -> None:

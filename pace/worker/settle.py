@@ -30,6 +30,7 @@ from pace.job import Job
 from pace.retry import RetryPolicy
 from pace.wire import ATTEMPT_FIELD, batch_of, encode, entry_of, failure_record
 from pace.worker.inflight import InFlight
+from pace.worker.runtime import unless_cancelled
 
 __all__ = ["OUTAGE_ERRORS", "Outage", "Settler"]
 
@@ -72,6 +73,7 @@ class Outage:
             try:
                 result = await action(*args)
             except OUTAGE_ERRORS as exc:
+                unless_cancelled(exc)
                 await self.down(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
