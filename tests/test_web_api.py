@@ -1,0 +1,148 @@
+"""The JSON API (pace.web.api): remote control of queues and workers, the OpenAPI description."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import aiohttp
+from redis.asyncio import Redis
+
+import pace
+from tests.support import Starter, wait_for
+from tests.web_support import (
+    Client,
+    form,
+    post,
+)
+
+# -- remote control ---------------------------------------------------------------------
+
+
+async def test_pause_and_resume_a_queue_through_the_api(
+    http: Client, client: pace.Client, redis: Redis
+) -> None:
+    await client.enqueue("mail", "SendMail")
+    response = await post(http, "/api/queues/mail/pause", {"seconds": 30})
+    assert response.status == 200
+    paused = (await response.json())["paused"]
+    assert (paused["kind"], paused["name"]) == ("queue", "mail")
+    assert 25 < paused["until"] - time.time() <= 30
+    (pause,) = await pace.Pauses(redis).list()
+    assert pause.name == "mail"
+    forever = await (await post(http, "/api/queues/mail/pause", {"seconds": None})).json()
+    assert forever["paused"]["until"] is None
+    assert (await post(http, "/api/queues/mail/pause")).status == 200  # no body: until resumed
+    resumed = await post(http, "/api/queues/mail/resume")
+    assert (await resumed.json()) == {"resumed": "mail"}
+    assert await pace.Pauses(redis).list() == []
+
+
+async def test_bad_pause_requests_get_a_400_or_404(http: Client, client: pace.Client) -> None:
+    await client.enqueue("mail", "SendMail")
+    cases: list[tuple[Any, int, str]] = [
+        ("not json", 400, "the body is not JSON"),
+        ("[1, 2]", 400, "the body must be a JSON object"),
+        ('{"seconds": -1}', 400, "seconds must be more than 0"),
+        ('{"seconds": "soon"}', 400, "seconds must be a number"),
+        ('{"seconds": true}', 400, "seconds must be a number"),
+        ('{"seconds": NaN}', 400, "the body is not JSON"),
+        ('{"second": 3}', 400, "unknown field(s) 'second'"),
+    ]
+    for body, status, reason in cases:
+        response = await post(http, "/api/queues/mail/pause", data=body,
+                              headers={"Content-Type": "application/json"})  # fmt: skip
+        assert response.status == status, body
+        assert reason in (await response.json())["error"], body
+    for path in ["/api/queues/nowhere/pause", "/api/queues/nowhere/resume",
+                 "/api/workers/nobody/pause", "/api/workers/nobody/resume"]:  # fmt: skip
+        response = await post(http, path)
+        assert response.status == 404, path
+
+
+async def test_a_paused_queue_stops_a_running_worker_within_a_second_and_resumes(
+    http: Client, client: pace.Client, start: Starter
+) -> None:
+    starts: dict[str, list[float]] = {"a": [], "b": []}
+
+    async def handler(job: pace.Job) -> None:
+        starts[job.queue].append(time.monotonic())
+        await asyncio.sleep(0.01)
+
+    async def feed() -> None:
+        while True:
+            await client.enqueue_many("a", "Job", [[i] for i in range(20)])
+            await client.enqueue_many("b", "Job", [[i] for i in range(20)])
+            await asyncio.sleep(0.1)
+
+    await start(["a", "b"], handler, concurrency=4)
+    feeding = asyncio.create_task(feed())
+    try:
+        await wait_for(lambda: len(starts["a"]) > 20)
+        response = await post(http, "/api/queues/a/pause", {"seconds": 2})
+        paused_at = time.monotonic()
+        assert response.status == 200
+        await asyncio.sleep(1.5)
+        late = [t for t in starts["a"] if t > paused_at + 1.0]
+        assert late == [], "a job of the paused queue started more than 1 s after the pause"
+        count_b = len(starts["b"])
+        await wait_for(lambda: len(starts["b"]) > count_b, timeout=2)  # b kept going
+        await wait_for(lambda: any(t > paused_at + 2.0 for t in starts["a"]), timeout=3)
+        assert (await (await http.get("/api/pauses")).json())["pauses"] == []
+    finally:
+        feeding.cancel()
+
+
+async def test_pause_and_resume_one_worker_through_the_api(
+    http: Client, client: pace.Client, start: Starter
+) -> None:
+    ran: list[int] = []
+
+    async def handler(job: pace.Job) -> None:
+        ran.append(job.args[0])
+
+    worker = await start(["q"], handler)
+    path = f"/api/workers/{aiohttp.helpers.quote(worker.id, safe='')}"
+    response = await post(http, f"{path}/pause")
+    assert (await response.json())["paused"] == {"kind": "worker", "name": worker.id, "until": None}
+    await wait_for(lambda: worker.paused, timeout=2)
+    await client.enqueue("q", "Job", 1)
+    await asyncio.sleep(0.3)
+    assert ran == []
+    shown = (await (await http.get("/api/workers")).json())["workers"][0]
+    assert shown["paused"] is True
+    assert "Resume" in await (await http.get("/workers")).text()
+    assert (await post(http, f"{path}/resume")).status == 200
+    await wait_for(lambda: ran == [1], timeout=2)
+
+
+async def test_pause_buttons_post_forms(http: Client, client: pace.Client, redis: Redis) -> None:
+    await client.enqueue("mail", "SendMail")
+    page = await (await http.get("/")).text()
+    assert 'action="/api/queues/mail/pause"' in page
+    assert 'name="seconds"' in page
+    response = await form(http, "/api/queues/mail/pause", seconds="45", next="/")
+    assert (response.status, response.headers["Location"]) == (303, "/")
+    (pause,) = await pace.Pauses(redis).list()
+    assert pause.until is not None
+    assert 40 < pause.until - time.time() <= 45
+    page = await (await http.get("/")).text()
+    assert "Queue mail paused for 45 s." in page
+    assert 'action="/api/queues/mail/resume"' in page
+    response = await form(http, "/api/queues/mail/resume", next="//evil.example/")
+    assert response.headers["Location"] == "/"  # only this app's pages
+    assert await pace.Pauses(redis).list() == []
+    empty = await form(http, "/api/queues/mail/pause", seconds="", next="/queues/mail")
+    assert empty.headers["Location"] == "/queues/mail"
+    assert (await pace.Pauses(redis).list())[0].until is None
+
+
+async def test_the_openapi_description_lists_the_routes(http: Client) -> None:
+    spec = await (await http.get("/api/openapi.json")).json()
+    assert spec["openapi"].startswith("3.")
+    assert "post" in spec["paths"]["/api/queues/{name}/pause"]
+    assert "get" in spec["paths"]["/api/failures"]
+    assert "/metrics" in spec["paths"]
+    assert "post" in spec["paths"]["/api/batches/{id}/initiate"]
+    assert spec["paths"]["/api/events"]["get"]["summary"].startswith("Stream the scopes")
