@@ -6,13 +6,15 @@ import asyncio
 import sys
 
 import aiohttp
+import pytest
 from aiohttp import web
 from redis.asyncio import Redis
 
 import pace
-from pace.web import create_app
+from pace.web import Limits, create_app
 from tests.web_support import (
     Factory,
+    read_events,
     serve,
     stop,
 )
@@ -98,3 +100,51 @@ async def test_the_cli_web_reports_an_unreachable_redis(cli_env: dict[str, str])
     _out, err = await asyncio.wait_for(process.communicate(), timeout=20)
     assert process.returncode == 1
     assert "cannot connect to Redis" in err.decode()
+
+
+async def test_300_concurrent_requests_get_no_5xx(
+    make_client: Factory, client: pace.Client, redis: Redis
+) -> None:
+    await client.enqueue_many("mail", "SendMail", [[i] for i in range(20)])
+    http = await make_client()
+    paths = ["/", "/api/overview", "/metrics"] * 100
+    connector = aiohttp.TCPConnector(limit=0)  # every request at once, no client-side queue
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def get(path: str) -> int:
+            async with session.get(http.make_url(path)) as response:
+                await response.read()
+                return response.status
+
+        async with asyncio.timeout(30):
+            statuses = await asyncio.gather(*(get(path) for path in paths))
+    assert sorted(set(statuses)) == [200], sorted(statuses)[-5:]
+
+
+async def test_a_saturated_app_answers_503_with_a_reason(
+    make_client: Factory, redis: Redis, redis_url: str
+) -> None:
+    http = await make_client(limits=Limits(requests=2, streams=1, wait=0.3))
+    async with http.get("/api/events?scope=s") as stream:
+        await read_events(stream, 1)
+        refused = await http.get("/api/events?scope=t")
+        assert refused.status == 503
+        assert "too many live streams" in (await refused.json())["error"]
+    paused = await pace.connect(redis_url)
+    try:
+        await paused.execute_command("CLIENT", "PAUSE", 1500, "ALL")  # Redis stalls 1.5 s
+        started = [asyncio.create_task(http.get("/api/overview")) for _ in range(3)]
+        statuses = sorted([(await response).status for response in started])
+    finally:
+        await paused.aclose()
+    assert statuses == [200, 200, 503]
+    late = await http.get("/api/overview")
+    assert late.status == 200
+    page = await http.get("/")
+    assert page.status == 200
+
+
+def test_bad_limits_are_refused() -> None:
+    for bad in ({"requests": 0}, {"streams": True}, {"wait": float("nan")}, {"wait": -1}):
+        with pytest.raises(pace.ConfigError, match="limits"):
+            Limits(**bad)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 
 import jinja2
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from pace.client import Client
 from pace.connection import connect
@@ -23,12 +25,15 @@ from pace.web.context import (
     SETTINGS,
     STOPPING,
     TEMPLATES,
+    Handler,
+    Limits,
     Settings,
     WebError,
     is_api,
     is_form,
 )
-from pace.web.security import Handler, add_headers, guard
+from pace.web.limits import GATE, Gate, gate
+from pace.web.security import add_headers, guard
 
 __all__ = ["create_app"]
 
@@ -43,6 +48,8 @@ def create_app(
     namespace: str = DEFAULT_NAMESPACE,
     token: str | None = None,
     remote: bool | None = None,
+    allowed_hosts: Iterable[str] = (),
+    limits: Limits | None = None,
 ) -> web.Application:
     """The web app: pages, ``/api/``, ``/metrics``.
 
@@ -62,9 +69,17 @@ def create_app(
         remote: ``True`` if requests may come from other machines (a public bind, or behind a
             proxy): without a token, every POST is then refused. ``None`` (default) judges each
             connection by the local address it arrived on (not loopback: remote).
+        allowed_hosts: without a token, the ``Host`` names served besides the address the app
+            listens on (``localhost`` too on loopback): ``pace.example.com``,
+            ``.example.com`` (and its subdomains), or ``*``. Any other ``Host`` gets a 400:
+            this stops DNS rebinding.
+        limits: how much the app takes on at once (:class:`Limits`).
     """
-    settings = Settings(namespace=namespace, token=token, remote=remote)
-    app = web.Application(middlewares=[_errors, guard])
+    settings = Settings(
+        namespace=namespace, token=token, remote=remote,
+        allowed_hosts=tuple(allowed_hosts), limits=limits or Limits(),
+    )  # fmt: skip
+    app = web.Application(middlewares=[_errors, guard, gate])
     app[SETTINGS] = settings
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
@@ -94,6 +109,7 @@ def _connection(
         app[REDIS] = client
         app[CLIENT] = Client(redis=client, namespace=namespace)
         app[STOPPING] = asyncio.Event()
+        app[GATE] = Gate(app[SETTINGS].limits)
         try:
             yield
         finally:
@@ -127,6 +143,9 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         status, reason = exc.status, exc.reason
+    except (RedisConnectionError, RedisTimeout) as exc:
+        logger.warning("web: Redis did not answer: %s", exc)
+        status, reason = 503, f"Redis did not answer ({exc}); try again in a moment"
     if is_api(request) and not is_form(request):
         return web.json_response({"error": reason, "status": status}, status=status)
     return pages.error_page(request, status, reason)

@@ -4,6 +4,7 @@ it raises for bad input, and small request helpers."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ __all__ = [
     "SETTINGS",
     "STOPPING",
     "TEMPLATES",
+    "Handler",
+    "Limits",
     "Settings",
     "WebError",
     "is_api",
@@ -33,6 +36,37 @@ __all__ = [
 ]
 
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+"""A request handler, or the rest of the middleware chain."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The web app's limits, checked at construction.
+
+    Example::
+
+        pace.web.create_app(url, limits=Limits(requests=16, streams=8, wait=5.0))
+    """
+
+    requests: int = 32
+    """Requests at work on Redis at once; more wait their turn."""
+    streams: int = 32
+    """Live event streams open at once; one more is refused with a 503."""
+    wait: float = 10.0
+    """Seconds a request waits for its turn before it is answered 503."""
+
+    def __post_init__(self) -> None:
+        for name in ("requests", "streams"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:
+                raise ConfigError(f"limits.{name} must be a whole number from 1 to 10000, got "
+                                  f"{value!r}")  # fmt: skip
+        wait = self.wait
+        if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 < wait <= 3600:
+            raise ConfigError(f"limits.wait must be more than 0 and at most 3600 s, got {wait!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The web app's configuration, checked at construction."""
@@ -41,11 +75,23 @@ class Settings:
     token: str | None
     remote: bool | None
     """True: every request may come from another machine; None: judged per connection."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names served besides the address the app listens on (see pace.web.security)."""
+    limits: Limits = Limits()
 
     def __post_init__(self) -> None:
         Keys(self.namespace)  # raises ConfigError for a bad namespace
         if self.token is not None and (not self.token or any(c.isspace() for c in self.token)):
             raise ConfigError("the web token must be non-empty, without spaces")
+        for host in self.allowed_hosts:
+            name = host.removeprefix(".")
+            if host != "*" and (not name or any(c in name for c in "/:@ \t") or len(host) > 253):
+                raise ConfigError(
+                    f"an allowed host is a host name ('pace.example.com', '.example.com' for "
+                    f"its subdomains too, or '*' for any), without a port, got {host!r}"
+                )
+        if not isinstance(self.limits, Limits):
+            raise ConfigError(f"limits must be a pace.web.Limits, got {self.limits!r}")
 
 
 class WebError(Exception):

@@ -16,6 +16,7 @@ from aiohttp import web
 from pace.errors import ConfigError
 from pace.web import reads
 from pace.web.context import STOPPING, WebError, keys, redis
+from pace.web.limits import GATE
 
 __all__ = ["INTERVAL", "MAX_SCOPES", "progress_events"]
 
@@ -55,7 +56,12 @@ def _gone(request: web.Request) -> bool:
 async def progress_events(request: web.Request) -> web.StreamResponse:
     """Stream the scopes' progress, one event a second (see the module docstring)."""
     scopes, limit = _scopes(request), _limit(request)
-    stopping = request.app[STOPPING]
+    with request.app[GATE].stream():
+        return await _stream(request, scopes, limit)
+
+
+async def _stream(request: web.Request, scopes: list[str], limit: int | None) -> web.StreamResponse:
+    stopping, gate = request.app[STOPPING], request.app[GATE]
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -68,12 +74,13 @@ async def progress_events(request: web.Request) -> web.StreamResponse:
     try:
         await response.write(b"retry: 2000\n\n")
         while not stopping.is_set() and not _gone(request):
-            data = {
-                "scopes": {
-                    scope: await reads.progress(redis(request), keys(request), scope)
-                    for scope in scopes
+            async with gate.turn():
+                data = {
+                    "scopes": {
+                        scope: await reads.progress(redis(request), keys(request), scope)
+                        for scope in scopes
+                    }
                 }
-            }
             await response.write(f"event: progress\ndata: {reads.dumps(data)}\n\n".encode())
             sent += 1
             if limit is not None and sent >= limit:

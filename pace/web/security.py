@@ -20,13 +20,12 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import secrets
-from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from pace.web.context import CSRF, SETTINGS, WebError, is_form, root
+from pace.web.context import CSRF, SETTINGS, Handler, WebError, is_form, root
 
 __all__ = ["CSRF_COOKIE", "CSRF_HEADER", "TOKEN_COOKIE", "add_headers", "guard"]
 
@@ -40,8 +39,6 @@ _CSP = (
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "object-src 'none'"
 )
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _same(supplied: str | None, expected: str) -> bool:
