@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import re
+import shlex
 import time
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from redis.asyncio import Redis
 
 import pace
 from tests.support import Starter, wait_for
-from tests.web_support import (
-    Client,
-    form,
-    post,
-)
+from tests.web_support import Client, Factory, csrf, form, post
 
 # -- remote control ---------------------------------------------------------------------
 
@@ -146,3 +147,44 @@ async def test_the_openapi_description_lists_the_routes(http: Client) -> None:
     assert "/metrics" in spec["paths"]
     assert "post" in spec["paths"]["/api/batches/{id}/initiate"]
     assert spec["paths"]["/api/events"]["get"]["summary"].startswith("Stream the scopes")
+
+
+async def test_every_api_error_is_json_whatever_the_content_type(
+    http: Client, client: pace.Client
+) -> None:
+    await client.enqueue("mail", "SendMail")
+    token = await csrf(http)
+    headers = {"X-CSRF-Token": token}
+    # curl -d sends a form body: a JSON error that says what is wrong
+    as_form = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+    response = await http.post("/api/queues/mail/pause", data='{"seconds": 300}', headers=as_form)
+    assert (response.status, response.content_type) == (400, "application/json")
+    body = await response.json()
+    assert body["status"] == 400
+    assert "Content-Type: application/json" in body["error"]
+    for path in ["/api/queues/nowhere/pause", "/api/failures/0/retry"]:
+        missing = await http.post(path, data={"seconds": "3"}, headers=headers)
+        assert (missing.status, missing.content_type) == (404, "application/json"), path
+    # a page's form (it carries next=) gets a page back
+    page = await form(http, "/api/queues/nowhere/pause", next="/")
+    assert (page.status, page.content_type) == (404, "text/html")
+
+
+async def test_the_readmes_curl_example_works(
+    make_client: Factory, client: pace.Client, redis: Redis
+) -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    (command,) = re.findall(r"curl (.+?)\n```", readme, re.DOTALL)
+    args = shlex.split(command.replace("\\\n", " "))
+    headers = dict(h.split(": ", 1) for flag, h in itertools.pairwise(args) if flag == "-H")
+    data = args[args.index("-d") + 1]
+    path = urlsplit(args[-1]).path
+    headers.setdefault("Content-Type", "application/x-www-form-urlencoded")  # as curl -d does
+    headers["Authorization"] = "Bearer t0ken"
+    await client.enqueue("mail", "SendMail")
+    http = await make_client(token="t0ken")
+    response = await http.post(path, data=data, headers=headers)
+    assert response.status == 200, await response.text()
+    (pause,) = await pace.Pauses(redis).list()
+    assert pause.name == "mail"
+    assert pause.until is not None

@@ -76,7 +76,7 @@ async def test_the_cli_warns_on_a_public_host_without_a_token_and_refuses_posts(
 ) -> None:
     await redis.sadd("resque:queues", "q")
     env = {k: v for k, v in cli_env.items() if k != "PACE_WEB_TOKEN"}
-    process, url = await serve(env, "--host", "0.0.0.0")
+    process, url = await serve(env, "--host", "0.0.0.0", "--allowed-host", "pace.example.com")
     try:
         local = url.replace("0.0.0.0", "127.0.0.1")
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
@@ -86,6 +86,9 @@ async def test_the_cli_warns_on_a_public_host_without_a_token_and_refuses_posts(
             async with session.post(local + "api/queues/q/pause", headers=headers) as response:
                 assert response.status == 403
                 assert "no token" in (await response.json())["error"]
+            for host, status in [("pace.example.com", 200), ("evil.example", 400)]:
+                async with session.get(local + "api/queues", headers={"Host": host}) as response:
+                    assert response.status == status, host
     finally:
         status, err = await stop(process)
     assert status == 0

@@ -26,6 +26,7 @@ from pace.web.context import (
     paging,
     redis,
     root,
+    same_origin_path,
 )
 from pace.web.security import CSRF_FIELD, CSRF_HEADER
 
@@ -117,7 +118,8 @@ async def fields(request: web.Request) -> dict[str, Any]:
         allowed = _JSON_FIELDS
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise WebError(400, f"unknown field(s) {', '.join(map(repr, unknown))}")
+        hint = " (a JSON body needs 'Content-Type: application/json')" if is_form(request) else ""
+        raise WebError(400, f"unknown field(s) {', '.join(map(repr, unknown))}{hint}")
     return dict(data)
 
 
@@ -141,15 +143,7 @@ def _seconds(body: dict[str, Any]) -> float | None:
 def _next(request: web.Request, body: dict[str, Any]) -> str:
     """Where a form goes back to: its ``next`` field if it is a path of this app."""
     home = root(request)
-    target = body.get("next")
-    if (
-        isinstance(target, str)
-        and target.startswith(home)
-        and not target.startswith("//")
-        and not any(c in target for c in "\\\r\n")
-    ):
-        return target
-    return home
+    return same_origin_path(body.get("next"), home) or home
 
 
 def set_notice(response: web.StreamResponse, request: web.Request, notice: str) -> None:
@@ -161,9 +155,9 @@ def set_notice(response: web.StreamResponse, request: web.Request, notice: str) 
 
 
 def done(request: web.Request, body: dict[str, Any], data: Any, notice: str) -> web.Response:
-    """The answer to an action: ``data`` as JSON, or, to a page's form, a redirect back to the
-    page (its ``next`` field) that shows ``notice``."""
-    if not is_form(request):
+    """The answer to an action: ``data`` as JSON, or, to a page's form (it has a ``next``
+    field), a redirect back to the page that shows ``notice``."""
+    if not is_form(request) or "next" not in body:
         return json_response(data)
     response = web.Response(status=303, headers={"Location": _next(request, body)})
     set_notice(response, request, notice)

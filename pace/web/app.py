@@ -146,6 +146,17 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     except (RedisConnectionError, RedisTimeout) as exc:
         logger.warning("web: Redis did not answer: %s", exc)
         status, reason = 503, f"Redis did not answer ({exc}); try again in a moment"
-    if is_api(request) and not is_form(request):
+    if is_api(request) and not await _from_page(request):
         return web.json_response({"error": reason, "status": status}, status=status)
     return pages.error_page(request, status, reason)
+
+
+async def _from_page(request: web.Request) -> bool:
+    """True for a POST of one of the pages' forms (they carry ``next``): its error is a page.
+    Everything else under ``/api/`` is answered in JSON, whatever the content type."""
+    if not is_form(request):
+        return False
+    try:
+        return "next" in await request.post()
+    except (ValueError, web.HTTPException):  # a body that is not a form after all
+        return False

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import jinja2
 from aiohttp import web
@@ -33,6 +34,7 @@ __all__ = [
     "paging",
     "redis",
     "root",
+    "same_origin_path",
 ]
 
 
@@ -127,6 +129,20 @@ def keys(request: web.Request) -> Keys:
 def root(request: web.Request) -> str:
     """The app's own root path: ``/``, or ``/prefix/`` when mounted as a sub-application."""
     return str(request.app.router["overview"].url_for())
+
+
+def same_origin_path(target: object, home: str) -> str | None:
+    """``target`` if it is a path of this app (under ``home``), else None.
+
+    Refused: another origin (``//host``, a scheme), and any control character, space or
+    backslash, which browsers drop or read as ``/`` (``/\t/evil.example`` is ``//evil.example``).
+    """
+    if not isinstance(target, str) or not target.startswith(home) or len(target) > 2000:
+        return None
+    if target.startswith("//") or any(c <= " " or c in "\\\x7f" for c in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
 
 
 def is_api(request: web.Request) -> bool:

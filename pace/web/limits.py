@@ -18,7 +18,7 @@ from pace.web.context import Handler, Limits, WebError
 
 __all__ = ["GATE", "UNGATED", "Gate", "gate"]
 
-UNGATED = frozenset({"static", "favicon", "api.events"})
+UNGATED = frozenset({"static", "favicon", "login", "api.events"})
 """Routes that take no turn: files, and live streams (which take one per read)."""
 
 

@@ -6,26 +6,30 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
 
-from pace.web import reads
+from pace.web import reads, security
 from pace.web.api import NOTICE_COOKIE
 from pace.web.context import (
     CLIENT,
     CSRF,
     SETTINGS,
     TEMPLATES,
+    WebError,
     keys,
     paging,
     redis,
     root,
+    same_origin_path,
 )
 
 __all__ = ["add_routes", "duration", "error_page", "render"]
 
+_STATIC = Path(__file__).parent / "static"
 OVERVIEW_SCOPES = 6
 """Most progress scopes shown live on the overview."""
 
@@ -83,7 +87,10 @@ def render(
 
 
 def error_page(request: web.Request, status: int, reason: str) -> web.Response:
-    """A 4xx (or 5xx) page that says why."""
+    """A 4xx (or 5xx) page that says why; a 401 is the sign-in form."""
+    if status == 401:
+        back = request.path_qs if request.method == "GET" else root(request)
+        return _login_form(request, back, None)
     return render(request, "error.html", status=status, title=f"Error {status}", nav="",
                   code=status, reason=reason)  # fmt: skip
 
@@ -148,8 +155,41 @@ async def progress(request: web.Request) -> web.Response:
                   progress=[data])  # fmt: skip
 
 
+def _login_form(request: web.Request, back: str, error: str | None) -> web.Response:
+    target = same_origin_path(back, root(request)) or root(request)
+    return render(request, "login.html", status=401, title="Sign in", nav="", next=target,
+                  error=error)  # fmt: skip
+
+
+async def login(request: web.Request) -> web.Response:
+    """The sign-in form (any page shows it to a browser that has no session)."""
+    return _login_form(request, request.query.get("next", root(request)), None)
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    """Check the form's token; on success, a session cookie and back to ``next``."""
+    form = await request.post()
+    token, back = form.get("token"), form.get("next")
+    if request.app[SETTINGS].token is None:
+        raise WebError(400, "this pace web app has no token: there is nothing to sign in to")
+    if not security.valid_token(request, token if isinstance(token, str) else None):
+        return _login_form(request, str(back or ""), "Wrong token.")
+    target = same_origin_path(back, root(request)) or root(request)
+    response = web.Response(status=303, headers={"Location": target})
+    security.sign_in(response, request)
+    return response
+
+
+async def favicon(request: web.Request) -> web.FileResponse:
+    """The icon (browsers ask for ``/favicon.ico``)."""
+    return web.FileResponse(_STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
+
+
 def add_routes(app: web.Application) -> None:
     """Register the pages."""
+    app.router.add_get("/login", login, name="login")
+    app.router.add_post("/login", sign_in, name="login.post")
+    app.router.add_get("/favicon.ico", favicon, name="favicon")
     app.router.add_get("/", overview, name="overview")
     app.router.add_get("/queues/{name}", queue, name="queue")
     app.router.add_get("/workers", workers, name="workers")
