@@ -162,8 +162,9 @@ async def test_every_api_error_is_json_whatever_the_content_type(
     body = await response.json()
     assert body["status"] == 400
     assert "Content-Type: application/json" in body["error"]
-    for path in ["/api/queues/nowhere/pause", "/api/failures/0/retry"]:
-        missing = await http.post(path, data={"seconds": "3"}, headers=headers)
+    for path, data in [("/api/queues/nowhere/pause", {"seconds": "3"}),
+                       ("/api/failures/0/retry", {"id": "0" * 16})]:  # fmt: skip
+        missing = await http.post(path, data=data, headers=headers)
         assert (missing.status, missing.content_type) == (404, "application/json"), path
     # a page's form (it carries next=) gets a page back
     page = await form(http, "/api/queues/nowhere/pause", next="/")

@@ -14,11 +14,9 @@ from aiohttp import web
 
 from pace import __version__
 from pace.control import Pauses
-from pace.failures import Failures
 from pace.job import loads
 from pace.web import reads
 from pace.web.context import (
-    CLIENT,
     CSRF,
     WebError,
     is_form,
@@ -33,8 +31,7 @@ from pace.web.security import CSRF_FIELD, CSRF_HEADER
 __all__ = ["NOTICE_COOKIE", "ROUTES", "add_routes", "done", "fields", "json_response", "set_notice"]
 
 NOTICE_COOKIE = "pace_notice"
-_FORM_FIELDS = {CSRF_FIELD, "next", "seconds"}
-_JSON_FIELDS = {"seconds"}
+_PAGE_FIELDS = frozenset({CSRF_FIELD, "next"})
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -67,12 +64,6 @@ async def workers(request: web.Request) -> web.Response:
     return json_response({"workers": await reads.workers(redis(request), keys(request))})
 
 
-async def failures(request: web.Request) -> web.Response:
-    """A page of failures: ``?start=0&count=50``."""
-    start, count = paging(request)
-    return json_response(await reads.failures(request.app[CLIENT], start, count))
-
-
 async def scopes(request: web.Request) -> web.Response:
     """Progress scopes found in Redis."""
     return json_response({"scopes": await reads.scopes(redis(request), keys(request))})
@@ -99,12 +90,29 @@ async def csrf(request: web.Request) -> web.Response:
 # -- actions ----------------------------------------------------------------------------
 
 
-async def fields(request: web.Request) -> dict[str, Any]:
-    """The POST's fields: a form's, or a JSON object body's (an empty body is ``{}``)."""
+async def fields(
+    request: web.Request,
+    allowed: frozenset[str] = frozenset({"seconds"}),
+    lists: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """The POST's fields: a form's, or a JSON object body's (an empty body is ``{}``).
+
+    Args:
+        request: the POST.
+        allowed: the fields it may have (a form also has ``csrf`` and ``next``).
+        lists: fields of a form that may be given more than once (a list, like JSON's).
+
+    Raises:
+        WebError: 400, not JSON, not an object, or an unknown field.
+    """
     if is_form(request):
         form = await request.post()
-        data: Any = {name: value for name, value in form.items() if isinstance(value, str)}
-        allowed = _FORM_FIELDS
+        data: Any = {
+            name: form.getall(name) if name in lists else form[name]
+            for name in form
+            if all(isinstance(value, str) for value in form.getall(name))
+        }
+        allowed = allowed | _PAGE_FIELDS
     else:
         body = await request.text()
         if not body.strip():
@@ -115,7 +123,6 @@ async def fields(request: web.Request) -> dict[str, Any]:
             raise WebError(400, f"the body is not JSON: {exc}") from None
         if not isinstance(data, dict):
             raise WebError(400, 'the body must be a JSON object, like {"seconds": 30}')
-        allowed = _JSON_FIELDS
     unknown = sorted(set(data) - allowed)
     if unknown:
         hint = " (a JSON body needs 'Content-Type: application/json')" if is_form(request) else ""
@@ -218,53 +225,6 @@ async def resume_worker(request: web.Request) -> web.Response:
     return done(request, body, {"resumed": worker_id}, "Worker resumed.")
 
 
-def _index(request: web.Request) -> int:
-    value = request.match_info["index"]
-    try:
-        return int(value)
-    except ValueError:
-        raise WebError(400, f"a failure index is a whole number, got {value!r}") from None
-
-
-async def retry_failure(request: web.Request) -> web.Response:
-    """Requeue failure ``index`` (the record stays, with ``retried_at``), as resque-web does."""
-    index = _index(request)
-    body = await fields(request)
-    failure = await Failures(request.app[CLIENT]).requeue(index)
-    notice = f"Failure {failure.index} ({failure.class_name}) requeued on {failure.queue}."
-    return done(request, body, {"retried": reads.failure_json(failure)}, notice)
-
-
-async def remove_failure(request: web.Request) -> web.Response:
-    """Remove failure ``index``; later ones shift down by one."""
-    index = _index(request)
-    body = await fields(request)
-    failure = await Failures(request.app[CLIENT]).remove(index)
-    notice = f"Failure {failure.index} ({failure.class_name or 'not a job'}) removed."
-    return done(request, body, {"removed": reads.failure_json(failure)}, notice)
-
-
-async def retry_all(request: web.Request) -> web.Response:
-    """Requeue every failure (records that hold no job are skipped, with the reason)."""
-    body = await fields(request)
-    summary = await Failures(request.app[CLIENT]).requeue_all()
-    data = {
-        "requeued": summary.requeued,
-        "skipped": {str(i): r for i, r in summary.skipped.items()},
-    }
-    notice = f"{summary.requeued} failures requeued" + (
-        f", {len(summary.skipped)} skipped (they hold no job)." if summary.skipped else "."
-    )
-    return done(request, body, data, notice)
-
-
-async def clear_failures(request: web.Request) -> web.Response:
-    """Delete every failure record."""
-    body = await fields(request)
-    removed = await Failures(request.app[CLIENT]).clear()
-    return done(request, body, {"removed": removed}, f"{removed} failures cleared.")
-
-
 ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/overview", overview),
     ("GET", "/api/queues", queues),
@@ -274,11 +234,6 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/workers", workers),
     ("POST", "/api/workers/{id}/pause", pause_worker),
     ("POST", "/api/workers/{id}/resume", resume_worker),
-    ("GET", "/api/failures", failures),
-    ("POST", "/api/failures/retry-all", retry_all),
-    ("POST", "/api/failures/clear", clear_failures),
-    ("POST", "/api/failures/{index}/retry", retry_failure),
-    ("POST", "/api/failures/{index}/remove", remove_failure),
     ("GET", "/api/progress", scopes),
     ("GET", "/api/progress/{scope}", progress),
     ("GET", "/api/pauses", pauses),

@@ -18,7 +18,7 @@ from pace.client import Client
 from pace.connection import connect
 from pace.errors import CannotRequeue, ConfigError, NoSuchBatch, NoSuchFailure
 from pace.keys import DEFAULT_NAMESPACE
-from pace.web import api, events, pages, prometheus, workflows
+from pace.web import api, events, failures, formats, pages, prometheus, reads, workflows
 from pace.web.context import (
     CLIENT,
     REDIS,
@@ -88,12 +88,17 @@ def create_app(
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    app[TEMPLATES].filters["duration"] = pages.duration
+    app[TEMPLATES].filters["duration"] = formats.duration
+    app[TEMPLATES].globals.update(
+        json=reads.dumps, moment=formats.moment, until=formats.until_text,
+        until_text=formats.until_text, pretty=formats.pretty,
+    )  # fmt: skip
     app.cleanup_ctx.append(_connection(redis_url, redis, namespace))
     app.on_shutdown.append(_stop_streams)
     app.on_response_prepare.append(add_headers)
     pages.add_routes(app)
     api.add_routes(app)
+    failures.add_routes(app)
     workflows.add_routes(app)
     app.router.add_get("/api/events", events.progress_events, name="api.events")
     app.router.add_get("/metrics", prometheus.metrics, name="metrics")

@@ -35,6 +35,7 @@ __all__ = [
     "redis",
     "root",
     "same_origin_path",
+    "whole",
 ]
 
 
@@ -156,21 +157,26 @@ def is_form(request: web.Request) -> bool:
     return request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
-def _whole(request: web.Request, name: str, default: int, least: int, most: int) -> int:
+def whole(request: web.Request, name: str, default: int, least: int, most: int) -> int:
+    """The query's ``name`` as a whole number from ``least`` to ``most`` (``default`` if absent).
+
+    Raises:
+        WebError: 400, not a whole number, or out of range.
+    """
     value: Any = request.query.get(name)
     if value is None or value == "":
         return default
     try:
         number = int(value)
     except ValueError:
-        raise WebError(400, f"{name} must be a whole number, got {value!r}") from None
+        raise WebError(400, f"{name} must be a whole number, got {value[:50]!r}") from None
     if not least <= number <= most:
-        raise WebError(400, f"{name} must be between {least} and {most}, got {number}")
+        raise WebError(400, f"{name} must be between {least} and {most}, got {value[:50]}")
     return number
 
 
 def paging(request: web.Request, default_count: int = 50) -> tuple[int, int]:
     """``?start=&count=`` from the query, checked: start >= 0, 1 <= count <= 500."""
-    start = _whole(request, "start", 0, 0, 2**62)
-    count = _whole(request, "count", default_count, 1, 500)
+    start = whole(request, "start", 0, 0, 2**62)
+    count = whole(request, "count", default_count, 1, 500)
     return start, count

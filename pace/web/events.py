@@ -13,17 +13,18 @@ import contextlib
 
 from aiohttp import web
 
-from pace.errors import ConfigError
 from pace.web import reads
-from pace.web.context import STOPPING, WebError, keys, redis
+from pace.web.context import STOPPING, WebError, keys, redis, whole
 from pace.web.limits import GATE
 
-__all__ = ["INTERVAL", "MAX_SCOPES", "progress_events"]
+__all__ = ["INTERVAL", "MAX_EVENTS", "MAX_SCOPES", "progress_events"]
 
 INTERVAL = 1.0
 """Seconds between events."""
 MAX_SCOPES = 20
 """Most scopes one stream follows."""
+MAX_EVENTS = 1_000_000
+"""Largest ``?limit=``."""
 
 
 def _scopes(request: web.Request) -> list[str]:
@@ -36,16 +37,9 @@ def _scopes(request: web.Request) -> list[str]:
 
 
 def _limit(request: web.Request) -> int | None:
-    value = request.query.get("limit")
-    if value is None:
+    if "limit" not in request.query:
         return None
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise ConfigError(f"limit must be a whole number >= 1, got {value!r}")
-    return limit
+    return whole(request, "limit", 0, 1, MAX_EVENTS)
 
 
 def _gone(request: web.Request) -> bool:

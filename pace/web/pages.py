@@ -4,8 +4,6 @@ progress bars. Their buttons post HTML forms to the JSON API's routes (see :mod:
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -15,7 +13,6 @@ from aiohttp import web
 from pace.web import reads, security
 from pace.web.api import NOTICE_COOKIE
 from pace.web.context import (
-    CLIENT,
     CSRF,
     SETTINGS,
     TEMPLATES,
@@ -27,30 +24,11 @@ from pace.web.context import (
     same_origin_path,
 )
 
-__all__ = ["add_routes", "duration", "error_page", "render"]
+__all__ = ["add_routes", "error_page", "pager", "render"]
 
 _STATIC = Path(__file__).parent / "static"
 OVERVIEW_SCOPES = 6
 """Most progress scopes shown live on the overview."""
-
-
-def duration(seconds: float | None) -> str:
-    """``45 s``, ``3 min 5 s``, ``2 h 10 min``; ``-`` for ``None``."""
-    if seconds is None:
-        return "-"
-    whole = max(0, round(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    return f"{whole // 3600} h {whole % 3600 // 60} min"
-
-
-def _until(until: float | None) -> str:
-    if until is None:
-        return "until resumed"
-    at = datetime.fromtimestamp(until, UTC).strftime("%H:%M:%S UTC")
-    return f"until {at} ({duration(until - time.time())} left)"
 
 
 def _notice(request: web.Request) -> str | None:
@@ -76,8 +54,6 @@ def render(
         notice=notice,
         namespace=request.app[SETTINGS].namespace,
         quote=lambda value: quote(str(value), safe=""),
-        json=reads.dumps,
-        until=_until,
         **context,
     )
     response = web.Response(text=html, content_type="text/html", status=status)
@@ -95,7 +71,8 @@ def error_page(request: web.Request, status: int, reason: str) -> web.Response:
                   code=status, reason=reason)  # fmt: skip
 
 
-def _pager(start: int, count: int, total: int) -> dict[str, Any]:
+def pager(start: int, count: int, total: int) -> dict[str, Any]:
+    """Where a paged list is, and where its previous and next pages start."""
     return {
         "start": start,
         "count": count,
@@ -121,21 +98,13 @@ async def queue(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     data = await reads.queue(redis(request), keys(request), name, start, count)
     return render(request, "queue.html", title=f"Queue {name}", nav="overview", queue=data,
-                  pager=_pager(start, count, data["size"]))  # fmt: skip
+                  pager=pager(start, count, data["size"]))  # fmt: skip
 
 
 async def workers(request: web.Request) -> web.Response:
     """Every registered worker and what it runs."""
     listed = await reads.workers(redis(request), keys(request))
     return render(request, "workers.html", title="Workers", nav="workers", workers=listed)
-
-
-async def failures(request: web.Request) -> web.Response:
-    """Failures, a page at a time, with retry / remove / retry all / clear."""
-    start, count = paging(request, default_count=20)
-    data = await reads.failures(request.app[CLIENT], start, count)
-    return render(request, "failures.html", title="Failures", nav="failures", data=data,
-                  pager=_pager(start, count, data["total"]))  # fmt: skip
 
 
 async def progress_index(request: web.Request) -> web.StreamResponse:
@@ -193,6 +162,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/", overview, name="overview")
     app.router.add_get("/queues/{name}", queue, name="queue")
     app.router.add_get("/workers", workers, name="workers")
-    app.router.add_get("/failures", failures, name="failures")
     app.router.add_get("/progress", progress_index, name="progress")
     app.router.add_get("/progress/{scope}", progress, name="progress.scope")

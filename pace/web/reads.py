@@ -16,7 +16,6 @@ from pace.client import Client, Info
 from pace.connection import text
 from pace.control import Pause, read_pauses
 from pace.errors import ConfigError
-from pace.failures import Failure, Failures
 from pace.job import loads
 from pace.keys import Keys
 from pace.progress import RedisStore, Tick, jobs, scope_key
@@ -25,8 +24,6 @@ from pace.web.context import WebError
 
 __all__ = [
     "dumps",
-    "failure_json",
-    "failures",
     "job_json",
     "overview",
     "parse_scope",
@@ -205,37 +202,6 @@ async def workers(
             "jobs": [_running(value) for value in listed],
         })  # fmt: skip
     return shown
-
-
-def failure_json(failure: Failure) -> dict[str, Any]:
-    """One failure record."""
-    payload = failure.payload
-    return {
-        "index": failure.index,
-        "failed_at": failure.failed_at,
-        "queue": failure.queue,
-        "class": failure.class_name,
-        "args": payload.get("args") if isinstance(payload, dict) else None,
-        "exception": failure.exception,
-        "error": failure.error,
-        "backtrace": list(failure.backtrace),
-        "worker": failure.worker,
-        "retried_at": failure.retried_at,
-        "payload": payload,
-        "raw": None if failure.exception is not None else failure.raw,
-    }
-
-
-async def failures(client: Client, start: int, count: int) -> dict[str, Any]:
-    """A page of ``resque:failed``, oldest first."""
-    admin = Failures(client)
-    listed = await admin.list(start, count)
-    return {
-        "total": await admin.count(),
-        "start": start,
-        "count": count,
-        "failures": [failure_json(failure) for failure in listed],
-    }
 
 
 def parse_scope(scope: str) -> str:
