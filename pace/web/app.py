@@ -18,7 +18,17 @@ from pace.client import Client
 from pace.connection import connect
 from pace.errors import CannotRequeue, ConfigError, NoSuchBatch, NoSuchFailure
 from pace.keys import DEFAULT_NAMESPACE
-from pace.web import api, events, failures, formats, pages, prometheus, reads, workflows
+from pace.web import (
+    api,
+    events,
+    failures,
+    formats,
+    pages,
+    prometheus,
+    reads,
+    scheduled,
+    workflows,
+)
 from pace.web.context import (
     CLIENT,
     REDIS,
@@ -99,6 +109,7 @@ def create_app(
     pages.add_routes(app)
     api.add_routes(app)
     failures.add_routes(app)
+    scheduled.add_routes(app)
     workflows.add_routes(app)
     app.router.add_get("/api/events", events.progress_events, name="api.events")
     app.router.add_get("/metrics", prometheus.metrics, name="metrics")
@@ -130,8 +141,11 @@ async def _stop_streams(app: web.Application) -> None:
 
 
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (ConfigError, 400), (NoSuchFailure, 404), (NoSuchBatch, 404), (CannotRequeue, 409),
-)  # fmt: skip
+    (ConfigError, 400),
+    (NoSuchFailure, 404),
+    (NoSuchBatch, 404),
+    (CannotRequeue, 409),
+)
 
 
 @web.middleware
