@@ -15,7 +15,9 @@ from tests.support import Starter, wait_for
 from tests.web_support import (
     XSS,
     Client,
+    form,
     hold,
+    post,
     ruby_failure,
 )
 
@@ -262,3 +264,37 @@ async def test_bad_scopes_get_a_400(http: Client) -> None:
     many = "&".join(f"scope=s{i}" for i in range(21))
     assert (await http.get(f"/api/events?{many}")).status == 400
     assert (await http.get("/api/events?scope=s&limit=0")).status == 400
+
+
+async def test_the_queues_tab_shows_latency_and_clears_a_queue(
+    http: Client, client: pace.Client, redis: Redis
+) -> None:
+    now = time.time()
+    await redis.sadd("resque:queues", "fresh", "rails", "plain")
+    older, newer = ({"class": "A", "args": [], "enqueued_at": at} for at in (now - 30, now))
+    await redis.rpush("resque:queue:fresh", json.dumps(older), json.dumps(newer))
+    wrapper = {
+        "job_class": "Mailer",
+        "enqueued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 120)),
+    }
+    await redis.rpush("resque:queue:rails", json.dumps({"class": "JobWrapper", "args": [wrapper]}))
+    await client.enqueue("plain", "Job")  # Resque's payloads say nothing of their enqueue time
+    latency = {
+        q["name"]: q["latency"] for q in (await (await http.get("/api/queues")).json())["queues"]
+    }
+    assert 29 < latency["fresh"] < 40
+    assert 119 < latency["rails"] < 130
+    assert latency["plain"] is None
+    page = await (await http.get("/queues")).text()
+    assert 'action="/api/queues/fresh/clear"' in page
+    assert "Delete all 2 jobs waiting in queue fresh?" in page
+    assert "2 min" in page
+    metrics = await (await http.get("/metrics")).text()
+    assert 'pace_queue_latency_seconds{queue="fresh"} 3' in metrics
+    assert 'pace_queue_latency_seconds{queue="plain"}' not in metrics
+    cleared = await form(http, "/api/queues/fresh/clear", next="/queues")
+    assert cleared.status == 303
+    assert await redis.llen("resque:queue:fresh") == 0
+    assert await redis.sismember("resque:queues", "fresh")
+    assert "Queue fresh cleared: 2 jobs deleted." in await (await http.get("/queues")).text()
+    assert (await post(http, "/api/queues/nowhere/clear")).status == 404

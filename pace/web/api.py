@@ -202,6 +202,21 @@ async def resume_queue(request: web.Request) -> web.Response:
     return done(request, body, {"resumed": name}, f"Queue {name} resumed.")
 
 
+async def clear_queue(request: web.Request) -> web.Response:
+    """Delete every job waiting in a queue (the queue stays known); answer how many."""
+    name = request.match_info["name"]
+    body = await fields(request, frozenset())
+    if not await redis(request).sismember(keys(request).queues, name):
+        raise WebError(404, f"no queue named {name!r}")
+    async with redis(request).pipeline(transaction=True) as pipe:
+        pipe.llen(keys(request).queue(name))
+        pipe.delete(keys(request).queue(name))
+        cleared, _deleted = await pipe.execute()
+    return done(
+        request, body, {"cleared": cleared}, f"Queue {name} cleared: {cleared} jobs deleted."
+    )
+
+
 async def pause_worker(request: web.Request) -> web.Response:
     """Pause one worker: body ``{"seconds": 30}`` or ``{}`` (until resumed)."""
     worker_id = request.match_info["id"]
@@ -231,6 +246,7 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/queues/{name}", queue),
     ("POST", "/api/queues/{name}/pause", pause_queue),
     ("POST", "/api/queues/{name}/resume", resume_queue),
+    ("POST", "/api/queues/{name}/clear", clear_queue),
     ("GET", "/api/workers", workers),
     ("POST", "/api/workers/{id}/pause", pause_worker),
     ("POST", "/api/workers/{id}/resume", resume_worker),

@@ -92,6 +92,12 @@ async def overview(request: web.Request) -> web.Response:
                   progress=progress)  # fmt: skip
 
 
+async def queues(request: web.Request) -> web.Response:
+    """Every queue: size, latency, pause, clear."""
+    listed = await reads.queues(redis(request), keys(request))
+    return render(request, "queues.html", title="Queues", nav="queues", queues=listed)
+
+
 async def queue(request: web.Request) -> web.Response:
     """A queue's jobs, a page at a time."""
     start, count = paging(request)
@@ -160,6 +166,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/login", sign_in, name="login.post")
     app.router.add_get("/favicon.ico", favicon, name="favicon")
     app.router.add_get("/", overview, name="overview")
+    app.router.add_get("/queues", queues, name="queues")
     app.router.add_get("/queues/{name}", queue, name="queue")
     app.router.add_get("/workers", workers, name="workers")
     app.router.add_get("/progress", progress_index, name="progress")

@@ -8,6 +8,7 @@ registry made for that scrape: no global registry, nothing kept between scrapes.
 |---|---|---|
 | ``pace_queue_jobs{queue}`` | gauge | jobs waiting in a queue |
 | ``pace_queue_paused{queue}`` | gauge | 1 for each queue paused fleet-wide |
+| ``pace_queue_latency_seconds{queue}`` | gauge | age of a queue's oldest job (if known) |
 | ``pace_jobs_processed_total`` | counter | ``resque:stat:processed`` (failed ones included) |
 | ``pace_jobs_failed_total`` | counter | ``resque:stat:failed`` |
 | ``pace_failures`` | gauge | failure records kept in ``resque:failed`` |
@@ -42,6 +43,7 @@ from pace.client import Client
 from pace.connection import text
 from pace.control import read_pauses
 from pace.keys import Keys
+from pace.web import reads
 from pace.web.context import keys, redis
 
 __all__ = ["families", "metrics"]
@@ -100,7 +102,15 @@ def _histogram(published: list[dict[str, Any]]) -> HistogramMetricFamily:
 async def families(redis: Redis, keys: Keys) -> list[Metric]:
     """Every metric family, read from Redis now."""
     info = await Client(redis=redis, namespace=keys.namespace).info()
-    paused = sorted(p.name for p in await read_pauses(redis, keys) if p.kind == "queue")
+    pauses_read = await read_pauses(redis, keys)
+    paused = sorted(p.name for p in pauses_read if p.kind == "queue")
+    latency = GaugeMetricFamily(
+        "pace_queue_latency_seconds", "Age of the oldest job of a queue (known when its payload "
+        "says when it was enqueued).", labels=["queue"],
+    )  # fmt: skip
+    for queue in await reads.queues(redis, keys, info, pauses_read):
+        if queue["latency"] is not None:
+            latency.add_metric([queue["name"]], queue["latency"])
     published = await _worker_metrics(redis, keys)
     depth = GaugeMetricFamily("pace_queue_jobs", "Jobs waiting in a queue.", labels=["queue"])
     for name, size in info.queues.items():
@@ -113,6 +123,7 @@ async def families(redis: Redis, keys: Keys) -> list[Metric]:
     return [
         depth,
         pauses,
+        latency,
         CounterMetricFamily("pace_jobs_processed", "Jobs finished (failed ones included).",
                             value=info.processed_total),
         CounterMetricFamily("pace_jobs_failed", "Jobs failed.", value=info.failed_total),

@@ -21,9 +21,11 @@ from pace.keys import Keys
 from pace.progress import RedisStore, Tick, jobs, scope_key
 from pace.queues import check_queue_name
 from pace.web.context import WebError
+from pace.web.formats import moment
 
 __all__ = [
     "dumps",
+    "enqueued_at",
     "job_json",
     "overview",
     "parse_scope",
@@ -80,23 +82,45 @@ def job_json(raw: bytes) -> dict[str, Any]:
     }
 
 
-async def queues(redis: Redis, keys: Keys) -> list[dict[str, Any]]:
-    """Every known queue with its size and pause, sorted by name."""
-    info = await Client(redis=redis, namespace=keys.namespace).info()
-    return _queues(info, await read_pauses(redis, keys))
+def enqueued_at(raw: bytes | None) -> float | None:
+    """When a job was enqueued (Unix seconds), if its payload says: ``enqueued_at`` (Unix
+    seconds or ISO 8601, as Sidekiq and pace's clients may write it), or ActiveJob's
+    ``args[0].enqueued_at``. Resque's own payloads carry no enqueue time: None."""
+    payload = _decoded(raw)
+    if not isinstance(payload, dict):
+        return None
+    args = payload.get("args")
+    wrapped = args[0] if isinstance(args, list) and args and isinstance(args[0], dict) else {}
+    at = moment(payload.get("enqueued_at", wrapped.get("enqueued_at")))
+    return None if at is None else at.epoch
 
 
-def _queues(info: Info, pauses: list[Pause]) -> list[dict[str, Any]]:
+async def queues(
+    redis: Redis, keys: Keys, info: Info | None = None, pauses: list[Pause] | None = None
+) -> list[dict[str, Any]]:
+    """Every known queue with its size, pause and latency (the age of its oldest job, or None
+    when its payload carries no enqueue time), sorted by name."""
+    if info is None:
+        info = await Client(redis=redis, namespace=keys.namespace).info()
+    if pauses is None:
+        pauses = await read_pauses(redis, keys)
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in info.queues:
+            pipe.lindex(keys.queue(name), 0)
+        heads = await pipe.execute()
     paused = {p.name: p for p in pauses if p.kind == "queue"}
-    return [
-        {
+    now = time.time()
+    shown = []
+    for (name, size), head in zip(info.queues.items(), heads, strict=True):
+        since = enqueued_at(head)
+        shown.append({
             "name": name,
             "size": size,
             "paused": name in paused,
             "paused_until": paused[name].until if name in paused else None,
-        }
-        for name, size in info.queues.items()
-    ]
+            "latency": None if since is None else round(max(0.0, now - since), 3),
+        })  # fmt: skip
+    return shown
 
 
 async def overview(redis: Redis, keys: Keys) -> dict[str, Any]:
@@ -108,7 +132,7 @@ async def overview(redis: Redis, keys: Keys) -> dict[str, Any]:
         "processed": info.processed_total,
         "failed": info.failed_total,
         "failures": info.failed,
-        "queues": _queues(info, pauses),
+        "queues": await queues(redis, keys, info, pauses),
         "workers": await workers(redis, keys, pauses),
         "pauses": [_pause_json(pause) for pause in pauses],
         "paused_all": text(await redis.get(keys.pause_all) or b"") == "true",
