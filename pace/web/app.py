@@ -27,6 +27,7 @@ from pace.web import (
     prometheus,
     reads,
     scheduled,
+    stats,
     workflows,
 )
 from pace.web.context import (
@@ -110,6 +111,7 @@ def create_app(
     api.add_routes(app)
     failures.add_routes(app)
     scheduled.add_routes(app)
+    stats.add_routes(app)
     workflows.add_routes(app)
     app.router.add_get("/api/events", events.progress_events, name="api.events")
     app.router.add_get("/metrics", prometheus.metrics, name="metrics")
