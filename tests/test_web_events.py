@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 import pace
 from pace.progress import RedisStore
 from pace.web import reads
+from tests.support import wait_for
 from tests.web_support import (
     Client,
     Factory,
@@ -72,3 +73,31 @@ async def test_the_app_shutting_down_ends_open_streams(make_client: Factory) -> 
     started = time.monotonic()
     await http.close()
     assert time.monotonic() - started < 3
+
+
+async def test_the_overview_stream_keeps_counts_and_queues_current(
+    http: Client, client: pace.Client, redis: Redis
+) -> None:
+    await client.enqueue("mail", "SendMail")
+    async with http.get("/api/events?overview=1") as response:
+        (first,) = await read_events(response, 1, "overview")
+        await client.enqueue_many("mail", "SendMail", [[1], [2]])
+        await redis.set("resque:stat:processed", 7)
+        await client.enqueue_in(60, "mail", "Later")
+
+        async def moved() -> bool:
+            (event,) = await read_events(response, 1, "overview")
+            return bool(event["queued"] == 3)
+
+        await wait_for(moved)
+        (now,) = await read_events(response, 1, "overview")
+    assert (first["queued"], first["processed"], first["scheduled"]) == (1, 0, 0)
+    assert (now["queued"], now["processed"], now["scheduled"]) == (3, 7, 1)
+    assert now["queues"] == [{"name": "mail", "size": 3, "latency": None, "paused": False,
+                              "paused_until": None}]  # fmt: skip
+    assert now["workers"] == []
+    for bad in ("overview=2", "overview=yes"):
+        assert (await http.get(f"/api/events?{bad}")).status == 400
+    page = await (await http.get("/")).text()
+    assert "data-live-overview=" in page
+    assert 'data-stat="queued"' in page

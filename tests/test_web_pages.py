@@ -4,7 +4,9 @@ progress, and the escaping of everything shown."""
 from __future__ import annotations
 
 import json
+import re
 import time
+from datetime import UTC, datetime
 from unittest import mock
 
 from redis.asyncio import Redis
@@ -298,3 +300,62 @@ async def test_the_queues_tab_shows_latency_and_clears_a_queue(
     assert await redis.sismember("resque:queues", "fresh")
     assert "Queue fresh cleared: 2 jobs deleted." in await (await http.get("/queues")).text()
     assert (await post(http, "/api/queues/nowhere/clear")).status == 404
+
+
+async def test_abandoned_progress_is_stale_and_a_ruby_worker_without_heartbeat_unknown(
+    http: Client, redis: Redis
+) -> None:
+    started = time.time() - 900
+    entry = {"count": 5, "total": 10, "started_at": iso(started), "updated_at": iso(started + 300),
+             "name": "import"}  # fmt: skip
+    await redis.hset("resque:pace:user:7", "a" * 32, json.dumps(entry))
+    (job,) = (await (await http.get("/api/progress/user:7")).json())["jobs"]
+    assert (job["status"], job["eta_seconds"]) == ("stale", None)
+    assert 590 < job["silent_seconds"] < 700
+    assert "stale: no progress for 10 min" in await (await http.get("/progress/user:7")).text()
+    beats = {
+        "ruby:1:q": None,
+        "ruby:2:q": iso(time.time() - 30),
+        "ruby:3:q": iso(time.time() - 900),
+    }
+    for worker_id, beat in beats.items():
+        await redis.sadd("resque:workers", worker_id)
+        if beat:
+            await redis.hset("resque:workers:heartbeat", worker_id, beat)
+    states = {
+        w["id"]: w["state"] for w in (await (await http.get("/api/workers")).json())["workers"]
+    }
+    assert states == {"ruby:1:q": "unknown", "ruby:2:q": "running", "ruby:3:q": "silent"}
+    page = await (await http.get("/workers")).text()
+    assert page.count(">unknown</span>") == 1
+    assert page.count(">running</span>") == 1
+
+
+def iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+async def test_one_time_format_isolated_user_text_and_no_none(
+    http: Client, client: pace.Client, redis: Redis
+) -> None:
+    record = json.loads(ruby_failure("Charge", ["\u202egnp.exe"], "billing"))
+    record["worker"] = None
+    await redis.rpush("resque:failed", json.dumps(record))
+    await redis.sadd("resque:workers", "rubyhost:9:q")
+    await redis.set("resque:worker:rubyhost:9:q:started", "2026-11-23 00:24:57 +0000")
+    await client.enqueue("mail", "SendMail")
+    await pace.Pauses(redis).pause_queue("mail", seconds=90)
+    failures = await (await http.get("/failures")).text()
+    assert "None" not in failures
+    assert '<time datetime="2026-11-22T10:53:41Z"' in failures  # Resque's 2026/11/22 ... UTC
+    assert "<bdi" in failures
+    assert re.search(
+        r"<bdi[^>]*>[^<]*\u202egnp\.exe", failures
+    )  # isolated: cannot reverse the page
+    workers = await (await http.get("/workers")).text()
+    assert '<time datetime="2026-11-23T00:24:57Z"' in workers  # Ruby's Time#to_s
+    assert "ago</span>" in workers
+    overview = await (await http.get("/")).text()
+    assert 'class="countdown" data-until="' in overview  # pace.js counts it down
+    icon = await http.get("/favicon.ico")
+    assert (icon.status, icon.content_type) == (200, "image/svg+xml")

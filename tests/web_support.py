@@ -92,8 +92,10 @@ async def hold(job: pace.Job) -> None:
     await asyncio.sleep(30)
 
 
-async def read_events(response: aiohttp.ClientResponse, count: int) -> list[dict[str, Any]]:
-    """Read ``count`` progress events from a server-sent event stream (bounded in time)."""
+async def read_events(
+    response: aiohttp.ClientResponse, count: int, kind: str = "progress"
+) -> list[dict[str, Any]]:
+    """Read ``count`` events of ``kind`` from a server-sent event stream (bounded in time)."""
     events: list[dict[str, Any]] = []
     async with asyncio.timeout(10):
         event = None
@@ -102,7 +104,7 @@ async def read_events(response: aiohttp.ClientResponse, count: int) -> list[dict
             assert line, "the stream ended early"
             if line.startswith("event: "):
                 event = line[7:].strip()
-            elif line.startswith("data: ") and event == "progress":
+            elif line.startswith("data: ") and event == kind:
                 events.append(json.loads(line[6:]))
     return events
 

@@ -113,7 +113,7 @@ def create_app(
     scheduled.add_routes(app)
     stats.add_routes(app)
     workflows.add_routes(app)
-    app.router.add_get("/api/events", events.progress_events, name="api.events")
+    app.router.add_get("/api/events", events.events, name="api.events")
     app.router.add_get("/metrics", prometheus.metrics, name="metrics")
     app.router.add_static("/static", _HERE / "static", name="static")
     return app

@@ -4,14 +4,26 @@ several a key holds, with how long ago (``pace.js`` keeps the "ago" and countdow
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-__all__ = ["Moment", "ago", "duration", "moment", "pretty", "until_text"]
+__all__ = [
+    "CHART_HEIGHT",
+    "CHART_WIDTH",
+    "Moment",
+    "ago",
+    "chart",
+    "duration",
+    "moment",
+    "pretty",
+    "until_text",
+]
 
+CHART_WIDTH, CHART_HEIGHT = 600, 120
 _FORMATS = ("%Y/%m/%d %H:%M:%S %Z", "%Y-%m-%d %H:%M:%S %z", "%Y/%m/%d %H:%M:%S %z")
 """Resque's failed_at, Ruby's Time#to_s; ISO 8601 and RFC 2822 are read too."""
 
@@ -101,3 +113,28 @@ def until_text(until: float | None) -> str:
 def pretty(value: Any) -> str:
     """Indented JSON, for a payload shown whole."""
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def chart(series: list[list[int]], per: float = 60.0) -> dict[str, Any]:
+    """SVG polylines (in a ``CHART_WIDTH`` x ``CHART_HEIGHT`` box) of counts per ``per``
+    seconds, drawn as rates per second on one scale; the scale's top is ``top``."""
+    rates = [[count / per for count in values] for values in series]
+    top = max((rate for values in rates for rate in values), default=0.0)
+    top = _nice(top)
+    lines = []
+    for values in rates:
+        step = CHART_WIDTH / max(1, len(values) - 1)
+        points = " ".join(
+            f"{n * step:.1f},{CHART_HEIGHT - (rate / top) * CHART_HEIGHT:.1f}"
+            for n, rate in enumerate(values)
+        )
+        lines.append(points)
+    return {"lines": lines, "top": top, "width": CHART_WIDTH, "height": CHART_HEIGHT}
+
+
+def _nice(value: float) -> float:
+    """A round top for a scale (1, 2 or 5 times a power of ten), at least 0.1 per second."""
+    if value <= 0.1:
+        return 0.1
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(step * power for step in (1.0, 2.0, 5.0, 10.0) if step * power >= value)

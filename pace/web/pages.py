@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from pace.web import reads, security
+from pace.web import formats, reads, security, stats
 from pace.web.api import NOTICE_COOKIE
 from pace.web.context import (
     CSRF,
@@ -88,8 +88,10 @@ async def overview(request: web.Request) -> web.Response:
     data = await reads.overview(redis(request), keys(request))
     scopes = await reads.scopes(redis(request), keys(request), limit=OVERVIEW_SCOPES)
     progress = [await reads.progress(redis(request), keys(request), scope) for scope in scopes]
+    flow = stats.throughput(await stats.published(redis(request), keys(request)))
+    graph = formats.chart([flow["processed"], flow["failed"]])
     return render(request, "overview.html", title="Overview", nav="overview", data=data,
-                  progress=progress)  # fmt: skip
+                  progress=progress, graph=graph)  # fmt: skip
 
 
 async def queues(request: web.Request) -> web.Response:
@@ -160,11 +162,26 @@ async def favicon(request: web.Request) -> web.FileResponse:
     return web.FileResponse(_STATIC / "favicon.svg", headers={"Content-Type": "image/svg+xml"})
 
 
+async def stats_page(request: web.Request) -> web.Response:
+    """Throughput graphs, per-class metrics and Redis."""
+    workers = await stats.published(redis(request), keys(request))
+    flow = stats.throughput(workers)
+    sparks = {
+        name: formats.chart([q["processed"], q["failed"]]) for name, q in flow["queues"].items()
+    }
+    return render(
+        request, "stats.html", title="Stats", nav="stats", flow=flow, workers=len(workers),
+        classes=stats.classes(workers), graph=formats.chart([flow["processed"], flow["failed"]]),
+        sparks=sparks, redis_info=await stats.redis_info(redis(request), keys(request)),
+    )  # fmt: skip
+
+
 def add_routes(app: web.Application) -> None:
     """Register the pages."""
     app.router.add_get("/login", login, name="login")
     app.router.add_post("/login", sign_in, name="login.post")
     app.router.add_get("/favicon.ico", favicon, name="favicon")
+    app.router.add_get("/stats", stats_page, name="stats")
     app.router.add_get("/", overview, name="overview")
     app.router.add_get("/queues", queues, name="queues")
     app.router.add_get("/queues/{name}", queue, name="queue")

@@ -40,6 +40,10 @@ __all__ = [
 
 logger = logging.getLogger("pace")
 
+STALE_AFTER = 300.0
+"""Seconds without a progress write after which a running job is shown ``stale``."""
+HEARTBEAT_STALE = 300.0
+"""Seconds after which a Ruby worker's heartbeat is old (Resque prunes it then)."""
 MAX_JOBS_PER_SCOPE = 100
 """Most progress entries shown per scope: running ones first, then the latest."""
 _SCAN_ROUNDS = 50  # SCAN calls (of COUNT 1000) spent looking for progress scopes
@@ -134,6 +138,7 @@ async def overview(redis: Redis, keys: Keys) -> dict[str, Any]:
         "failures": info.failed,
         "queues": await queues(redis, keys, info, pauses),
         "workers": await workers(redis, keys, pauses),
+        "scheduled": await redis.zcard(keys.schedule),
         "pauses": [_pause_json(pause) for pause in pauses],
         "paused_all": text(await redis.get(keys.pause_all) or b"") == "true",
     }
@@ -182,6 +187,20 @@ def _running(value: Any) -> dict[str, Any]:
     }
 
 
+def _state(paused: bool, alive: bool | None, beat: bytes | None) -> str:
+    """``paused``, ``running``, ``silent`` (a pace worker whose liveness key expired, or a Ruby
+    worker whose heartbeat is over 5 minutes old) or ``unknown`` (a Ruby worker with no
+    heartbeat: Resque before 2.0 writes none)."""
+    if paused:
+        return "paused"
+    if alive is not None:
+        return "running" if alive else "silent"
+    at = moment(text(beat)) if beat else None
+    if at is None:
+        return "unknown"
+    return "running" if time.time() - at.epoch < HEARTBEAT_STALE else "silent"
+
+
 async def workers(
     redis: Redis, keys: Keys, pauses: list[Pause] | None = None
 ) -> list[dict[str, Any]]:
@@ -210,6 +229,7 @@ async def workers(
         host, _, rest = worker_id.partition(":")
         pid, _, queue_list = rest.partition(":")
         pause = paused.get(worker_id)
+        is_pace = worker_id in pace_ids
         shown.append({
             "id": worker_id,
             "host": host,
@@ -217,8 +237,9 @@ async def workers(
             "queues": [name for name in queue_list.split(",") if name],
             "started": text(started) if started else None,
             "heartbeat": text(beat) if beat else None,
-            "pace": worker_id in pace_ids,
-            "alive": bool(alive) if worker_id in pace_ids else None,
+            "pace": is_pace,
+            "alive": bool(alive) if is_pace else None,
+            "state": _state(pause is not None, bool(alive) if is_pace else None, beat),
             "paused": pause is not None,
             "paused_until": pause.until if pause else None,
             "processed": int(processed or 0),
@@ -240,18 +261,23 @@ def parse_scope(scope: str) -> str:
 
 
 def tick_json(tick: Tick, now: float | None = None) -> dict[str, Any]:
-    """One job's progress, with its status, percentage, ETA and elapsed time in seconds."""
+    """One job's progress, with its status, percentage, ETA and elapsed time in seconds. A job
+    still running whose progress was not written for :data:`STALE_AFTER` seconds is
+    ``stale`` (its writer is likely gone), with no ETA."""
     now = time.time() if now is None else now
-    eta = tick.eta
+    silent = now - tick.updated_at.timestamp()
+    stale = tick.running and silent > STALE_AFTER
+    eta = None if stale else tick.eta
     percentage = tick.percentage
     return {
         **tick.to_json(),
         "job_id": tick.job_id,
-        "status": tick.status,
+        "status": "stale" if stale else tick.status,
         "percentage": None if percentage is None else round(percentage, 2),
         "eta": eta.isoformat(timespec="seconds") if eta else None,
         "eta_seconds": None if eta is None else max(0.0, round(eta.timestamp() - now, 1)),
         "elapsed_seconds": round(tick.elapsed.total_seconds(), 1),
+        "silent_seconds": round(max(0.0, silent), 1),
     }
 
 

@@ -6,7 +6,7 @@ queue, and each job class's count, failures and duration percentiles (estimated 
 histogram, as Prometheus' ``histogram_quantile`` does). A worker that stops takes its counts
 with it; Ruby workers publish none.
 
-Page: ``/stats``. API: ``GET /api/stats``, ``GET /api/redis``.
+Page: ``/stats`` (pace.web.pages). API: ``GET /api/stats``, ``GET /api/redis``.
 """
 
 from __future__ import annotations
@@ -25,12 +25,10 @@ from pace.keys import Keys
 from pace.metrics import MINUTES
 from pace.web.api import json_response
 from pace.web.context import keys, redis
-from pace.web.pages import render
 
-__all__ = ["add_routes", "chart", "classes", "published", "quantile", "redis_info", "throughput"]
+__all__ = ["add_routes", "classes", "number", "published", "quantile", "redis_info", "throughput"]
 
 _SCAN_ROUNDS = 20  # SCAN calls (of COUNT 1000) spent counting the namespace's keys
-CHART_WIDTH, CHART_HEIGHT = 600, 120
 
 
 async def published(redis: Redis, keys: Keys) -> list[dict[str, Any]]:
@@ -180,31 +178,6 @@ async def redis_info(redis: Redis, keys: Keys) -> dict[str, Any]:
     }
 
 
-def chart(series: list[list[int]], per: float = 60.0) -> dict[str, Any]:
-    """SVG polylines (in a ``CHART_WIDTH`` x ``CHART_HEIGHT`` box) of counts per ``per``
-    seconds, drawn as rates per second on one scale; the scale's top is ``top``."""
-    rates = [[count / per for count in values] for values in series]
-    top = max((rate for values in rates for rate in values), default=0.0)
-    top = _nice(top)
-    lines = []
-    for values in rates:
-        step = CHART_WIDTH / max(1, len(values) - 1)
-        points = " ".join(
-            f"{n * step:.1f},{CHART_HEIGHT - (rate / top) * CHART_HEIGHT:.1f}"
-            for n, rate in enumerate(values)
-        )
-        lines.append(points)
-    return {"lines": lines, "top": top, "width": CHART_WIDTH, "height": CHART_HEIGHT}
-
-
-def _nice(value: float) -> float:
-    """A round top for a scale (1, 2 or 5 times a power of ten), at least 0.1 per second."""
-    if value <= 0.1:
-        return 0.1
-    power = 10.0 ** math.floor(math.log10(value))
-    return next(step * power for step in (1.0, 2.0, 5.0, 10.0) if step * power >= value)
-
-
 # -- handlers ---------------------------------------------------------------------------
 
 
@@ -220,20 +193,7 @@ async def redis_api(request: web.Request) -> web.Response:
     return json_response(await redis_info(redis(request), keys(request)))
 
 
-async def page(request: web.Request) -> web.Response:
-    """Throughput graphs, per-class metrics and Redis."""
-    workers = await published(redis(request), keys(request))
-    flow = throughput(workers)
-    return render(
-        request, "stats.html", title="Stats", nav="stats", flow=flow, classes=classes(workers),
-        graph=chart([flow["processed"], flow["failed"]]), workers=len(workers),
-        sparks={name: chart([q["processed"], q["failed"]]) for name, q in flow["queues"].items()},
-        redis_info=await redis_info(redis(request), keys(request)),
-    )  # fmt: skip
-
-
 def add_routes(app: web.Application) -> None:
-    """Register the page and the API routes."""
-    app.router.add_get("/stats", page, name="stats")
+    """Register the API routes (the page is in pace.web.pages)."""
     app.router.add_get("/api/stats", stats_api, name="api.stats")
     app.router.add_get("/api/redis", redis_api, name="api.redis")
