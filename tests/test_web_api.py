@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import re
 import shlex
 import time
@@ -147,6 +148,55 @@ async def test_the_openapi_description_lists_the_routes(http: Client) -> None:
     assert "/metrics" in spec["paths"]
     assert "post" in spec["paths"]["/api/batches/{id}/initiate"]
     assert spec["paths"]["/api/events"]["get"]["summary"].startswith("Stream the scopes")
+
+
+async def test_the_openapi_description_types_every_route(http: Client) -> None:
+    spec = await (await http.get("/api/openapi.json")).json()
+    routes = {
+        (info.get("formatter") or info.get("path"), route.method.lower())
+        for route in http.app.router.routes()
+        if (route.name or "").startswith(("api.", "metrics")) and route.method != "HEAD"
+        for info in [route.resource.get_info() if route.resource else {}]
+    }
+    described = {(path, method) for path, ops in spec["paths"].items() for method in ops}
+    assert described == routes  # every route, none missing
+    schemas = spec["components"]["schemas"]
+    for path, method in described:
+        op = spec["paths"][path][method]
+        assert op["summary"], path
+        assert not re.search(r"``|:[a-z]+:`", op["summary"]), (path, op["summary"])
+        names = [p["name"] for p in op["parameters"] if p["in"] == "path"]
+        assert names == re.findall(r"{(\w+)}", path), path
+        assert all("schema" in p for p in op["parameters"])
+        ok = op["responses"]["200"]["content"]
+        assert len(ok) == 1, path
+        assert "schema" in next(iter(ok.values())), path
+        for code in ("400", "401", "503", *(("403",) if method == "post" else ())):
+            error = op["responses"][code]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/Error"}, (path, code)
+        if method == "post":
+            assert "application/json" in op["requestBody"]["content"], path
+    for refs in re.findall(r'"#/components/schemas/(\w+)"', json.dumps(spec)):
+        assert refs in schemas
+    assert list(spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]) == [
+        "text/plain; version=0.0.4"
+    ]
+    assert list(spec["paths"]["/api/events"]["get"]["responses"]["200"]["content"]) == [
+        "text/event-stream"
+    ]
+    pause = spec["paths"]["/api/queues/{name}/pause"]["post"]
+    body = pause["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["seconds"]["exclusiveMinimum"] == 0
+    assert "404" in pause["responses"]
+    retry = spec["paths"]["/api/failures/{index}/retry"]["post"]
+    assert retry["parameters"][0]["schema"]["type"] == "integer"
+    assert "409" in retry["responses"]
+    queue = spec["paths"]["/api/queues/{name}"]["get"]
+    count = next(p for p in queue["parameters"] if p["name"] == "count")
+    assert (count["schema"]["minimum"], count["schema"]["maximum"]) == (1, 500)
+    assert spec["paths"]["/api/scheduled"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"]["properties"]["jobs"]["items"] == {
+        "$ref": "#/components/schemas/Scheduled"}  # fmt: skip
 
 
 async def test_every_api_error_is_json_whatever_the_content_type(

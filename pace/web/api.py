@@ -12,7 +12,6 @@ from typing import Any
 
 from aiohttp import web
 
-from pace import __version__
 from pace.control import Pauses
 from pace.job import loads
 from pace.web import reads
@@ -258,36 +257,6 @@ ROUTES: list[tuple[str, str, Any]] = [
 
 
 def add_routes(app: web.Application) -> None:
-    """Register the API's routes (and /api/openapi.json)."""
+    """Register the API's routes."""
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler, name="api." + handler.__name__)
-    app.router.add_get("/api/openapi.json", openapi, name="api.openapi")
-
-
-async def openapi(request: web.Request) -> web.Response:
-    """This description: OpenAPI 3.1, made from the app's routes and their docstrings."""
-    paths: dict[str, dict[str, Any]] = {}
-    for route in request.app.router.routes():
-        info = route.resource.get_info() if route.resource is not None else {}
-        path = info.get("formatter") or info.get("path")
-        name = route.name or ""
-        if route.method == "HEAD" or not path or not name.startswith(("api.", "metrics")):
-            continue
-        params = [
-            {"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
-            for part in path.split("/")
-            if part.startswith("{")
-        ]
-        doc = (route.handler.__doc__ or "").strip().split("\n\n")[0]
-        paths.setdefault(path, {})[route.method.lower()] = {
-            "summary": " ".join(doc.split()),
-            "parameters": params,
-            "responses": {"200": {"description": 'JSON; a 4xx is {"error": reason}'}},
-        }
-    return json_response({
-        "openapi": "3.1.0",
-        "info": {"title": "pace", "version": __version__},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "security": [{}, {"bearer": []}],
-        "paths": paths,
-    })  # fmt: skip

@@ -23,6 +23,7 @@ from pace.web import (
     events,
     failures,
     formats,
+    openapi,
     pages,
     prometheus,
     reads,
@@ -109,6 +110,7 @@ def create_app(
     app.on_response_prepare.append(add_headers)
     pages.add_routes(app)
     api.add_routes(app)
+    openapi.add_routes(app)
     failures.add_routes(app)
     scheduled.add_routes(app)
     stats.add_routes(app)
