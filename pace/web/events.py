@@ -74,6 +74,7 @@ async def overview(redis: Redis, keys: Keys) -> dict[str, Any]:
             {key: queue[key] for key in ("name", "size", "latency", "paused", "paused_until")}
             for queue in data["queues"]
         ],
+        "worker_count": len(data["workers"]),
         "workers": [worker["id"] for worker in data["workers"]],
         "pauses": data["pauses"],
         "paused_all": data["paused_all"],
