@@ -180,11 +180,13 @@ async def test_everything_shown_is_html_escaped(
 ) -> None:
     await client.enqueue("q", XSS, XSS, {"<b>": "</td><img src=x onerror=alert(1)>"})
     await client.enqueue("<i>q", "Job")  # a queue name may hold markup
+    await client.enqueue_in(60, "q", XSS, XSS)
     await redis.rpush("resque:failed", ruby_failure(XSS, [XSS], queue="q"))
     progress = pace.Progress(("user", 1), total=4, name=XSS, store=RedisStore(redis))
     await progress.tick(force=True)
     pages = ["/", "/queues/q", "/failures", "/workers", "/progress", "/progress/user:1",
-             "/queues/%3Ci%3Eq", f"/queues/{XSS}"]  # fmt: skip
+             "/queues/%3Ci%3Eq", f"/queues/{XSS}", "/queues", "/scheduled", "/stats",
+             "/failures?view=table", "/failures/0"]  # fmt: skip
     for path in pages:
         response = await http.get(path)
         page = await response.text()
