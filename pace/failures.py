@@ -28,7 +28,7 @@ from pace.lua import script
 from pace.queues import check_queue_name
 from pace.wire import BATCH_FIELD, ID_FIELD, STAGE_FIELD, encode, failed_at, loads, utcnow
 
-__all__ = ["Failure", "Failures", "RequeueSummary"]
+__all__ = ["Failure", "Failures", "PlannedRequeue", "RequeueSummary", "failure_of", "requeue_plan"]
 
 _REQUEUE = script("failures_requeue")
 _REMOVE = script("failures_remove")
@@ -148,7 +148,7 @@ class Failures:
         if count == 0:
             return []  # LRANGE start start-1 would be the whole list for start 0
         raws = await self._range(start, start + count - 1)
-        return [_failure(start + offset, raw) for offset, raw in enumerate(raws)]
+        return [failure_of(start + offset, raw) for offset, raw in enumerate(raws)]
 
     async def get(self, index: int) -> Failure:
         """The record at ``index`` (negative counts from the end).
@@ -157,7 +157,7 @@ class Failures:
             NoSuchFailure: no record at that index.
         """
         position, raw = await self._read(index)
-        return _failure(position, raw)
+        return failure_of(position, raw)
 
     async def requeue(self, index: int, *, queue: str | None = None) -> Failure:
         """Enqueue the job of failure ``index`` again; return the record as updated.
@@ -176,9 +176,9 @@ class Failures:
             check_queue_name(queue)
         for _attempt in range(_ATTEMPTS):
             position, raw = await self._read(index)
-            update = _plan(position, raw, queue)
+            update = requeue_plan(position, raw, queue)
             if not await self._apply([update]):
-                return _failure(position, update.record)
+                return failure_of(position, update.record)
         raise PaceError(f"failure {index} kept changing while being requeued; try again")
 
     async def requeue_all(self, *, queue: str | None = None) -> RequeueSummary:
@@ -198,7 +198,7 @@ class Failures:
             updates = []
             for position, raw in enumerate(raws, start):
                 try:
-                    updates.append(_plan(position, raw, queue))
+                    updates.append(requeue_plan(position, raw, queue))
                 except CannotRequeue as exc:
                     skipped[position] = exc.reason
             conflicts = await self._apply(updates)
@@ -226,7 +226,7 @@ class Failures:
         count, *removed = await _REMOVE(redis, keys=[self._key], args=[index])
         if not removed:
             raise NoSuchFailure(index, int(count))
-        return _failure(index if index >= 0 else count + index, removed[0])
+        return failure_of(index if index >= 0 else count + index, removed[0])
 
     async def clear(self) -> int:
         """Delete every failure record; return how many there were."""
@@ -261,7 +261,7 @@ class Failures:
             raise NoSuchFailure(index, int(count))
         return (index if index >= 0 else count + index), raw
 
-    async def _apply(self, updates: builtins.list[_Update]) -> builtins.list[int]:
+    async def _apply(self, updates: builtins.list[PlannedRequeue]) -> builtins.list[int]:
         """Run the requeue script; return the positions whose record changed (not requeued)."""
         if not updates:
             return []
@@ -279,7 +279,7 @@ class Failures:
 
 
 @dataclass(frozen=True, slots=True)
-class _Update:
+class PlannedRequeue:
     """One planned requeue: the record to swap in if ``expected`` is still there."""
 
     position: int
@@ -296,7 +296,8 @@ def _decode(raw: bytes) -> Any:
         return None
 
 
-def _failure(index: int, raw: bytes) -> Failure:
+def failure_of(index: int, raw: bytes) -> Failure:
+    """The :class:`Failure` of record ``raw`` at ``index`` (a record that is not JSON too)."""
     record = _decode(raw)
     if not isinstance(record, dict):
         record = {}
@@ -320,7 +321,7 @@ def _failure(index: int, raw: bytes) -> Failure:
     )
 
 
-def _plan(position: int, raw: bytes, queue: str | None) -> _Update:
+def requeue_plan(position: int, raw: bytes, queue: str | None) -> PlannedRequeue:
     """The requeue of one record, as Ruby does it; raise CannotRequeue if it holds no job."""
     record = _decode(raw)
     if not isinstance(record, dict):
@@ -347,7 +348,7 @@ def _plan(position: int, raw: bytes, queue: str | None) -> _Update:
         updated, job = encode(record), encode(_requeued(payload, class_name, args or []))
     except ValueError as exc:  # a number or string JSON cannot carry (1e400, a lone surrogate)
         raise CannotRequeue(position, f"it cannot be encoded as JSON again: {exc}") from None
-    return _Update(position, raw, updated, target, job)
+    return PlannedRequeue(position, raw, updated, target, job)
 
 
 _KEPT = (ID_FIELD, BATCH_FIELD, STAGE_FIELD)

@@ -1,59 +1,137 @@
-"""A worker's own measurements, published to Redis for ``/metrics`` (the web app) to add up.
+"""A worker's own measurements, published to Redis for the web app (``/metrics``, the Stats page)
+to add up.
 
-Each worker keeps cumulative counts since it started and writes them every second as JSON to
+Each worker keeps counts since it started and writes them every second as JSON to
 ``<ns>:pace:worker:<id>:metrics``::
 
     {"in_flight": 3, "buckets": [[0.005, 10], ..., ["+Inf", 42]], "sum": 1.25, "count": 42,
-     "rate_limit_wait_seconds": 0.5}
+     "rate_limit_wait_seconds": 0.5,
+     "classes": {"SendMail": {"count": 40, "failed": 2, "sum": 1.2, "buckets": [...]}},
+     "minutes": [[1795500000, 120, 3, {"mail": [120, 3]}], ...]}
 
-``buckets`` is a cumulative histogram of job durations (Prometheus' default bounds).
+``buckets`` is a cumulative histogram of job durations (Prometheus' default bounds), over
+every job and per job class (at most :data:`MAX_CLASSES` classes, then ``(other)``).
+``minutes`` holds the jobs finished (failed ones included) and failed in each of the last
+:data:`MINUTES` minutes, in total and per queue: ``[minute's Unix start, processed, failed,
+{queue: [processed, failed]}]``, only the minutes with jobs.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+import time
 from typing import Any
 
-__all__ = ["BOUNDS", "WorkerMetrics"]
+__all__ = ["BOUNDS", "MAX_CLASSES", "MINUTES", "OTHER", "WorkerMetrics"]
 
 BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 """Upper bounds (seconds) of the job duration histogram, as Prometheus' default buckets."""
+MAX_CLASSES = 100
+"""Job classes measured one by one; the others are counted together as :data:`OTHER`."""
+MAX_QUEUES = 100
+"""Queues counted one by one per minute; the others together as :data:`OTHER`."""
+MINUTES = 60
+"""Minutes of throughput kept."""
+OTHER = "(other)"
+
+
+class _Histogram:
+    """Job durations: counts per bucket (not cumulative; the last is +Inf), sum, failures."""
+
+    __slots__ = ("counts", "failed", "sum")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BOUNDS) + 1)
+        self.sum = 0.0
+        self.failed = 0
+
+    def observe(self, seconds: float, failed: bool) -> None:
+        self.counts[bisect.bisect_left(BOUNDS, seconds)] += 1
+        self.sum += seconds
+        self.failed += failed
+
+    def buckets(self) -> list[list[Any]]:
+        cumulative, buckets = 0, []
+        for bound, count in zip((*BOUNDS, "+Inf"), self.counts, strict=True):
+            cumulative += count
+            buckets.append([bound, cumulative])
+        return buckets
+
+
+def _capped(counts: dict[str, Any], name: str, most: int) -> str:
+    return name if name in counts or len(counts) < most else OTHER
 
 
 class WorkerMetrics:
-    """Job durations and time spent waiting for the rate limit, counted in this process.
+    """Job durations, outcomes per class and per minute, and time spent waiting for the rate
+    limit, counted in this process.
 
     Example::
 
         metrics = WorkerMetrics()
-        metrics.observe(0.012)
+        metrics.observe(0.012, "SendMail", "mail")
+        metrics.observe(0.5, "SendMail", "mail", ValueError("no"))  # a failed run
         metrics.to_json(in_flight=0)
     """
 
-    __slots__ = ("_counts", "rate_limit_wait", "sum")
+    __slots__ = ("_all", "_classes", "_minutes", "rate_limit_wait")
 
     def __init__(self) -> None:
-        self._counts = [0] * (len(BOUNDS) + 1)  # per bucket, not cumulative; the last is +Inf
-        self.sum = 0.0
+        self._all = _Histogram()
+        self._classes: dict[str, _Histogram] = {}
+        self._minutes: dict[int, list[Any]] = {}  # minute -> [processed, failed, {queue: [p, f]}]
         self.rate_limit_wait = 0.0
 
-    def observe(self, seconds: float) -> None:
-        """Count one job that ran for ``seconds``."""
-        self._counts[bisect.bisect_left(BOUNDS, seconds)] += 1
-        self.sum += seconds
+    def observe(
+        self,
+        seconds: float,
+        class_name: str | None = None,
+        queue: str | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Count one job that ran for ``seconds`` (and, given its class and queue, ended with
+        ``error``: an ``Exception`` is a failure; a cancellation is neither a failure nor a
+        job finished)."""
+        failed = isinstance(error, Exception)
+        self._all.observe(seconds, failed)
+        if class_name is None or queue is None:
+            return
+        name = _capped(self._classes, class_name, MAX_CLASSES)
+        self._classes.setdefault(name, _Histogram()).observe(seconds, failed)
+        if error is not None and not failed:
+            return
+        minute = int(time.time() // 60) * 60
+        counts = self._minutes.get(minute)
+        if counts is None:
+            counts = self._minutes[minute] = [0, 0, {}]
+            for old in [m for m in self._minutes if m <= minute - MINUTES * 60]:
+                del self._minutes[old]
+        per_queue = counts[2].setdefault(_capped(counts[2], queue, MAX_QUEUES), [0, 0])
+        counts[0] += 1
+        per_queue[0] += 1
+        if failed:
+            counts[1] += 1
+            per_queue[1] += 1
 
     def to_json(self, in_flight: int) -> bytes:
         """The published JSON (see the module docstring)."""
-        cumulative, buckets = 0, []
-        for bound, count in zip((*BOUNDS, "+Inf"), self._counts, strict=True):
-            cumulative += count
-            buckets.append([bound, cumulative])
+        buckets = self._all.buckets()
         data: dict[str, Any] = {
             "in_flight": in_flight,
             "buckets": buckets,
-            "sum": self.sum,
-            "count": cumulative,
+            "sum": self._all.sum,
+            "count": buckets[-1][1],
             "rate_limit_wait_seconds": self.rate_limit_wait,
+            "classes": {
+                name: {
+                    "count": sum(h.counts),
+                    "failed": h.failed,
+                    "sum": h.sum,
+                    "buckets": h.buckets(),
+                }
+                for name, h in self._classes.items()
+            },
+            "minutes": [[minute, *counts] for minute, counts in sorted(self._minutes.items())],
         }
         return json.dumps(data, separators=(",", ":")).encode()

@@ -14,6 +14,8 @@ import pace
 from pace.embedded import EmbeddedRedis, temporary
 from tests.support import Starter, wait_for
 
+pytest_plugins = ["tests.web_support"]  # the web tests' fixtures (make_client, http)
+
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[EmbeddedRedis]:

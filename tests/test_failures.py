@@ -19,7 +19,7 @@ import pytest
 from redis.asyncio import Redis
 
 import pace
-from pace.failures import _plan
+from pace.failures import requeue_plan
 
 FAILED = "resque:failed"
 RESQUE_TIME = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d UTC$")
@@ -325,7 +325,7 @@ async def test_a_requeue_planned_before_a_concurrent_remove_requeues_nothing(
 ) -> None:
     first, second = ruby_record(args=[1]), ruby_record(args=[2])
     await redis.rpush(FAILED, first, second)
-    stale = _plan(0, first, None)  # what requeue(0) read, before ...
+    stale = requeue_plan(0, first, None)  # what requeue(0) read, before ...
     await failures.remove(0)  # ... someone else removed record 0: `second` is at index 0 now
 
     assert await failures._apply([stale]) == [0]  # the record changed: skipped

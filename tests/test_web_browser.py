@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 
 import pace
+from pace.progress import RedisStore
 from pace.web import create_app
 from tests.support import Starter, wait_for
 
@@ -209,8 +211,12 @@ async def test_the_page_in_a_real_browser(
     await client.enqueue_many("reports", "MonthlyReport", [[m, 2026] for m in range(1, 13)])
     await client.enqueue("reports", "Render", "<script>alert(1)</script>",
                          "<img src=x onerror=alert(2)>")  # fmt: skip
-    await redis.rpush("resque:failed", ruby_failure("Charge", [1042, "EUR"], "billing"))
-    await redis.incrby("resque:stat:failed", 1)
+    await redis.rpush("resque:failed", ruby_failure("Charge", [1042, "EUR"], "billing"),
+                      ruby_failure("Refund", [981, "USD"], "billing"),
+                      ruby_failure("Charge", [1077, "EUR"], "billing"))  # fmt: skip
+    await redis.incrby("resque:stat:failed", 3)
+    await client.enqueue_in(1800, "reports", "WeeklyDigest", "team-7")
+    await client.enqueue_in(7200, "mail", "Reminder", 42)
     feeding = asyncio.create_task(_feed_mail(client))
     server = TestServer(create_app(redis=redis), host="127.0.0.1")
     await server.start_server()
@@ -269,19 +275,75 @@ async def test_the_page_in_a_real_browser(
         await page.until("document.querySelectorAll('.stage').length === 3", timeout=5)
         await page.screenshot(SHOTS / "web-workflow.png")
 
-        # The progress page; then the overview on a phone.
+        # The progress page.
         await page.open(root + "progress/" + SCOPE)
         await page.until("document.querySelectorAll('.bar').length === 3", timeout=5)
         await page.until("document.querySelector('.live').dataset.updated")
         await page.screenshot(SHOTS / "web-progress.png")
+
+        # The overview keeps its counts current by itself (the paused mail queue grows).
+        await page.open(root)
+        queued = "document.querySelector('[data-stat=\"queued\"]').textContent"
+        before = await page.js(queued)
+        await page.until(f"{queued} !== {json.dumps(before)}", timeout=5)
+        assert await page.js("document.querySelector('.live-overview').dataset.updated")
+
+        # The new pages, in pictures: at 1280 px, then the overview on a phone.
+        await page.open(root + "failures?view=table")
+        await page.click("[data-select-all]")
+        assert await page.js("[...document.querySelectorAll('input[name=records]')]"
+                             ".every((box) => box.checked)")  # fmt: skip
+        assert (await page.js("document.querySelector('[data-at]').textContent")).endswith("ago")
+        await page.screenshot(SHOTS / "web-failures.png")
+        for path, shot in [("scheduled", "web-scheduled.png"), ("stats", "web-stats.png"),
+                           ("queues", "web-queues.png")]:  # fmt: skip
+            await page.open(root + path)
+            await page.screenshot(SHOTS / shot)
         await page.send("Emulation.setDeviceMetricsOverride", width=390, height=844,
                         deviceScaleFactor=2, mobile=True)  # fmt: skip
         await page.open(root)
         await page.screenshot(SHOTS / "web-phone.png")
+
+        # With hostile data, at 390 and 1280 px: every page within the viewport's width, a
+        # 50,000-character message cut, no markup run.
+        pages = await _hostile(redis, client, group.group_id)
+        for width in (390, 1280):
+            if width == 1280:
+                await page.send("Emulation.clearDeviceMetricsOverride")
+            for path in pages:
+                await page.open(root + path)
+                fits = "document.documentElement.scrollWidth <= window.innerWidth"
+                assert await page.js(fits), (width, path, await page.js(
+                    "document.documentElement.scrollWidth"))  # fmt: skip
+                height = await page.js("document.documentElement.scrollHeight")
+                assert height < 9000, (width, path, height)
+        assert not any("alert" in message or message in ("1", "2") for message in page.dialogs)
     finally:
         feeding.cancel()
         await server.close()
-    assert time.monotonic() - started < 50
+    assert time.monotonic() - started < 80
+
+
+async def _hostile(redis: Redis, client: pace.Client, group_id: str) -> list[str]:
+    """Long unbroken names, a 50,000-character error, bidi overrides and markup everywhere;
+    return the pages to look at."""
+    long = "x" * 300
+    await redis.sadd("resque:queues", "q" + long)
+    await redis.rpush("resque:queue:q" + long, json.dumps({"class": "K" + long, "args": [long]}))
+    record = json.loads(ruby_failure("C" + long, ["\u202egnp.exe", long], "q" + long))
+    record["error"] = "E" * 50_000
+    record["backtrace"] = [f"app/{long}.rb:{n}" for n in range(50)]
+    await redis.rpush("resque:failed", json.dumps(record), ruby_failure("Plain", [1], "billing"))
+    await client.enqueue_in(3600, "mail", "Later" + long, long, "<img src=x onerror=alert(1)>")
+    await redis.sadd("resque:workers", f"host{long}:1:q{long}")
+    progress = pace.Progress(("team", "ops"), total=10, name="N" + long, store=RedisStore(redis))
+    await progress.tick(3, force=True)
+    index = await redis.llen("resque:failed") - 2  # the long one
+    raw = await redis.lindex("resque:failed", index)
+    record_id = hashlib.sha1(raw).hexdigest()[:16]
+    return ["", "queues", "workers", "scheduled", "failures", "failures?view=table",
+            f"failures/{index}?id={record_id}", "stats", "progress/team:ops", "batches",
+            f"batches/{group_id}", "queues/q" + long]  # fmt: skip
 
 
 async def _feed_mail(client: pace.Client) -> None:

@@ -100,6 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--token", help="require this token on every request (default: $PACE_WEB_TOKEN)"
     )
+    serve.add_argument(
+        "--allowed-host", action="append", default=[], metavar="NAME",
+        help="without a token, also serve this Host name (besides the address listened on and "
+        "localhost), as when a proxy forwards it; '.example.com' takes its subdomains too; "
+        "repeatable",
+    )  # fmt: skip
     return parser
 
 
@@ -305,7 +311,10 @@ async def _web(args: argparse.Namespace, url: str | None) -> None:
             "PACE_WEB_TOKEN",
             file=sys.stderr,
         )
-    app = create_app(url, namespace=args.namespace, token=token, remote=None if local else True)
+    app = create_app(
+        url, namespace=args.namespace, token=token, remote=None if local else True,
+        allowed_hosts=args.allowed_host,
+    )  # fmt: skip
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=5)
     await runner.setup()  # connects to Redis: RedisUnavailable ends here
     try:

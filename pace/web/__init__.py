@@ -17,5 +17,6 @@ Modules: :mod:`~pace.web.app` (``create_app``), :mod:`~pace.web.pages` (HTML),
 from __future__ import annotations
 
 from pace.web.app import create_app
+from pace.web.context import Limits
 
-__all__ = ["create_app"]
+__all__ = ["Limits", "create_app"]

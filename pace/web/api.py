@@ -12,12 +12,9 @@ from typing import Any
 
 from aiohttp import web
 
-from pace import __version__
 from pace.control import Pauses
-from pace.failures import Failures
 from pace.web import reads
 from pace.web.context import (
-    CLIENT,
     CSRF,
     WebError,
     is_form,
@@ -25,6 +22,7 @@ from pace.web.context import (
     paging,
     redis,
     root,
+    same_origin_path,
 )
 from pace.web.security import CSRF_FIELD, CSRF_HEADER
 from pace.wire import loads
@@ -32,8 +30,7 @@ from pace.wire import loads
 __all__ = ["NOTICE_COOKIE", "ROUTES", "add_routes", "done", "fields", "json_response", "set_notice"]
 
 NOTICE_COOKIE = "pace_notice"
-_FORM_FIELDS = {CSRF_FIELD, "next", "seconds"}
-_JSON_FIELDS = {"seconds"}
+_PAGE_FIELDS = frozenset({CSRF_FIELD, "next"})
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -66,12 +63,6 @@ async def workers(request: web.Request) -> web.Response:
     return json_response({"workers": await reads.workers(redis(request), keys(request))})
 
 
-async def failures(request: web.Request) -> web.Response:
-    """A page of failures: ``?start=0&count=50``."""
-    start, count = paging(request)
-    return json_response(await reads.failures(request.app[CLIENT], start, count))
-
-
 async def scopes(request: web.Request) -> web.Response:
     """Progress scopes found in Redis."""
     return json_response({"scopes": await reads.scopes(redis(request), keys(request))})
@@ -98,12 +89,29 @@ async def csrf(request: web.Request) -> web.Response:
 # -- actions ----------------------------------------------------------------------------
 
 
-async def fields(request: web.Request) -> dict[str, Any]:
-    """The POST's fields: a form's, or a JSON object body's (an empty body is ``{}``)."""
+async def fields(
+    request: web.Request,
+    allowed: frozenset[str] = frozenset({"seconds"}),
+    lists: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """The POST's fields: a form's, or a JSON object body's (an empty body is ``{}``).
+
+    Args:
+        request: the POST.
+        allowed: the fields it may have (a form also has ``csrf`` and ``next``).
+        lists: fields of a form that may be given more than once (a list, like JSON's).
+
+    Raises:
+        WebError: 400, not JSON, not an object, or an unknown field.
+    """
     if is_form(request):
         form = await request.post()
-        data: Any = {name: value for name, value in form.items() if isinstance(value, str)}
-        allowed = _FORM_FIELDS
+        data: Any = {
+            name: form.getall(name) if name in lists else form[name]
+            for name in form
+            if all(isinstance(value, str) for value in form.getall(name))
+        }
+        allowed = allowed | _PAGE_FIELDS
     else:
         body = await request.text()
         if not body.strip():
@@ -114,10 +122,10 @@ async def fields(request: web.Request) -> dict[str, Any]:
             raise WebError(400, f"the body is not JSON: {exc}") from None
         if not isinstance(data, dict):
             raise WebError(400, 'the body must be a JSON object, like {"seconds": 30}')
-        allowed = _JSON_FIELDS
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise WebError(400, f"unknown field(s) {', '.join(map(repr, unknown))}")
+        hint = " (a JSON body needs 'Content-Type: application/json')" if is_form(request) else ""
+        raise WebError(400, f"unknown field(s) {', '.join(map(repr, unknown))}{hint}")
     return dict(data)
 
 
@@ -141,15 +149,7 @@ def _seconds(body: dict[str, Any]) -> float | None:
 def _next(request: web.Request, body: dict[str, Any]) -> str:
     """Where a form goes back to: its ``next`` field if it is a path of this app."""
     home = root(request)
-    target = body.get("next")
-    if (
-        isinstance(target, str)
-        and target.startswith(home)
-        and not target.startswith("//")
-        and not any(c in target for c in "\\\r\n")
-    ):
-        return target
-    return home
+    return same_origin_path(body.get("next"), home) or home
 
 
 def set_notice(response: web.StreamResponse, request: web.Request, notice: str) -> None:
@@ -161,9 +161,9 @@ def set_notice(response: web.StreamResponse, request: web.Request, notice: str) 
 
 
 def done(request: web.Request, body: dict[str, Any], data: Any, notice: str) -> web.Response:
-    """The answer to an action: ``data`` as JSON, or, to a page's form, a redirect back to the
-    page (its ``next`` field) that shows ``notice``."""
-    if not is_form(request):
+    """The answer to an action: ``data`` as JSON, or, to a page's form (it has a ``next``
+    field), a redirect back to the page that shows ``notice``."""
+    if not is_form(request) or "next" not in body:
         return json_response(data)
     response = web.Response(status=303, headers={"Location": _next(request, body)})
     set_notice(response, request, notice)
@@ -201,6 +201,21 @@ async def resume_queue(request: web.Request) -> web.Response:
     return done(request, body, {"resumed": name}, f"Queue {name} resumed.")
 
 
+async def clear_queue(request: web.Request) -> web.Response:
+    """Delete every job waiting in a queue (the queue stays known); answer how many."""
+    name = request.match_info["name"]
+    body = await fields(request, frozenset())
+    if not await redis(request).sismember(keys(request).queues, name):
+        raise WebError(404, f"no queue named {name!r}")
+    async with redis(request).pipeline(transaction=True) as pipe:
+        pipe.llen(keys(request).queue(name))
+        pipe.delete(keys(request).queue(name))
+        cleared, _deleted = await pipe.execute()
+    return done(
+        request, body, {"cleared": cleared}, f"Queue {name} cleared: {cleared} jobs deleted."
+    )
+
+
 async def pause_worker(request: web.Request) -> web.Response:
     """Pause one worker: body ``{"seconds": 30}`` or ``{}`` (until resumed)."""
     worker_id = request.match_info["id"]
@@ -224,67 +239,16 @@ async def resume_worker(request: web.Request) -> web.Response:
     return done(request, body, {"resumed": worker_id}, "Worker resumed.")
 
 
-def _index(request: web.Request) -> int:
-    value = request.match_info["index"]
-    try:
-        return int(value)
-    except ValueError:
-        raise WebError(400, f"a failure index is a whole number, got {value!r}") from None
-
-
-async def retry_failure(request: web.Request) -> web.Response:
-    """Requeue failure ``index`` (the record stays, with ``retried_at``), as resque-web does."""
-    index = _index(request)
-    body = await fields(request)
-    failure = await Failures(request.app[CLIENT]).requeue(index)
-    notice = f"Failure {failure.index} ({failure.class_name}) requeued on {failure.queue}."
-    return done(request, body, {"retried": reads.failure_json(failure)}, notice)
-
-
-async def remove_failure(request: web.Request) -> web.Response:
-    """Remove failure ``index``; later ones shift down by one."""
-    index = _index(request)
-    body = await fields(request)
-    failure = await Failures(request.app[CLIENT]).remove(index)
-    notice = f"Failure {failure.index} ({failure.class_name or 'not a job'}) removed."
-    return done(request, body, {"removed": reads.failure_json(failure)}, notice)
-
-
-async def retry_all(request: web.Request) -> web.Response:
-    """Requeue every failure (records that hold no job are skipped, with the reason)."""
-    body = await fields(request)
-    summary = await Failures(request.app[CLIENT]).requeue_all()
-    data = {
-        "requeued": summary.requeued,
-        "skipped": {str(i): r for i, r in summary.skipped.items()},
-    }
-    notice = f"{summary.requeued} failures requeued" + (
-        f", {len(summary.skipped)} skipped (they hold no job)." if summary.skipped else "."
-    )
-    return done(request, body, data, notice)
-
-
-async def clear_failures(request: web.Request) -> web.Response:
-    """Delete every failure record."""
-    body = await fields(request)
-    removed = await Failures(request.app[CLIENT]).clear()
-    return done(request, body, {"removed": removed}, f"{removed} failures cleared.")
-
-
 ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/overview", overview),
     ("GET", "/api/queues", queues),
     ("GET", "/api/queues/{name}", queue),
     ("POST", "/api/queues/{name}/pause", pause_queue),
     ("POST", "/api/queues/{name}/resume", resume_queue),
+    ("POST", "/api/queues/{name}/clear", clear_queue),
     ("GET", "/api/workers", workers),
     ("POST", "/api/workers/{id}/pause", pause_worker),
     ("POST", "/api/workers/{id}/resume", resume_worker),
-    ("GET", "/api/failures", failures),
-    ("POST", "/api/failures/retry-all", retry_all),
-    ("POST", "/api/failures/clear", clear_failures),
-    ("POST", "/api/failures/{index}/retry", retry_failure),
-    ("POST", "/api/failures/{index}/remove", remove_failure),
     ("GET", "/api/progress", scopes),
     ("GET", "/api/progress/{scope}", progress),
     ("GET", "/api/pauses", pauses),
@@ -293,36 +257,6 @@ ROUTES: list[tuple[str, str, Any]] = [
 
 
 def add_routes(app: web.Application) -> None:
-    """Register the API's routes (and /api/openapi.json)."""
+    """Register the API's routes."""
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, handler, name="api." + handler.__name__)
-    app.router.add_get("/api/openapi.json", openapi, name="api.openapi")
-
-
-async def openapi(request: web.Request) -> web.Response:
-    """This description: OpenAPI 3.1, made from the app's routes and their docstrings."""
-    paths: dict[str, dict[str, Any]] = {}
-    for route in request.app.router.routes():
-        info = route.resource.get_info() if route.resource is not None else {}
-        path = info.get("formatter") or info.get("path")
-        name = route.name or ""
-        if route.method == "HEAD" or not path or not name.startswith(("api.", "metrics")):
-            continue
-        params = [
-            {"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "string"}}
-            for part in path.split("/")
-            if part.startswith("{")
-        ]
-        doc = (route.handler.__doc__ or "").strip().split("\n\n")[0]
-        paths.setdefault(path, {})[route.method.lower()] = {
-            "summary": " ".join(doc.split()),
-            "parameters": params,
-            "responses": {"200": {"description": 'JSON; a 4xx is {"error": reason}'}},
-        }
-    return json_response({
-        "openapi": "3.1.0",
-        "info": {"title": "pace", "version": __version__},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
-        "security": [{}, {"bearer": []}],
-        "paths": paths,
-    })  # fmt: skip

@@ -5,30 +5,47 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 
 import jinja2
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from pace.client import Client
 from pace.connection import connect
 from pace.errors import CannotRequeue, ConfigError, NoSuchBatch, NoSuchFailure
 from pace.keys import DEFAULT_NAMESPACE
-from pace.web import api, events, pages, prometheus, workflows
+from pace.web import (
+    api,
+    events,
+    failures,
+    formats,
+    openapi,
+    pages,
+    prometheus,
+    reads,
+    scheduled,
+    stats,
+    workflows,
+)
 from pace.web.context import (
     CLIENT,
     REDIS,
     SETTINGS,
     STOPPING,
     TEMPLATES,
+    Handler,
+    Limits,
     Settings,
     WebError,
     is_api,
     is_form,
 )
-from pace.web.security import Handler, add_headers, guard
+from pace.web.limits import GATE, Gate, gate
+from pace.web.security import add_headers, guard
 
 __all__ = ["create_app"]
 
@@ -43,6 +60,8 @@ def create_app(
     namespace: str = DEFAULT_NAMESPACE,
     token: str | None = None,
     remote: bool | None = None,
+    allowed_hosts: Iterable[str] = (),
+    limits: Limits | None = None,
 ) -> web.Application:
     """The web app: pages, ``/api/``, ``/metrics``.
 
@@ -62,9 +81,17 @@ def create_app(
         remote: ``True`` if requests may come from other machines (a public bind, or behind a
             proxy): without a token, every POST is then refused. ``None`` (default) judges each
             connection by the local address it arrived on (not loopback: remote).
+        allowed_hosts: without a token, the ``Host`` names served besides the address the app
+            listens on (``localhost`` too on loopback): ``pace.example.com``,
+            ``.example.com`` (and its subdomains), or ``*``. Any other ``Host`` gets a 400:
+            this stops DNS rebinding.
+        limits: how much the app takes on at once (:class:`Limits`).
     """
-    settings = Settings(namespace=namespace, token=token, remote=remote)
-    app = web.Application(middlewares=[_errors, guard])
+    settings = Settings(
+        namespace=namespace, token=token, remote=remote,
+        allowed_hosts=tuple(allowed_hosts), limits=limits or Limits(),
+    )  # fmt: skip
+    app = web.Application(middlewares=[_errors, guard, gate])
     app[SETTINGS] = settings
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_HERE / "templates"),
@@ -73,14 +100,22 @@ def create_app(
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    app[TEMPLATES].filters["duration"] = pages.duration
+    app[TEMPLATES].filters["duration"] = formats.duration
+    app[TEMPLATES].globals.update(
+        json=reads.dumps, moment=formats.moment, until=formats.until_text,
+        until_text=formats.until_text, pretty=formats.pretty,
+    )  # fmt: skip
     app.cleanup_ctx.append(_connection(redis_url, redis, namespace))
     app.on_shutdown.append(_stop_streams)
     app.on_response_prepare.append(add_headers)
     pages.add_routes(app)
     api.add_routes(app)
+    openapi.add_routes(app)
+    failures.add_routes(app)
+    scheduled.add_routes(app)
+    stats.add_routes(app)
     workflows.add_routes(app)
-    app.router.add_get("/api/events", events.progress_events, name="api.events")
+    app.router.add_get("/api/events", events.events, name="api.events")
     app.router.add_get("/metrics", prometheus.metrics, name="metrics")
     app.router.add_static("/static", _HERE / "static", name="static")
     return app
@@ -94,6 +129,7 @@ def _connection(
         app[REDIS] = client
         app[CLIENT] = Client(redis=client, namespace=namespace)
         app[STOPPING] = asyncio.Event()
+        app[GATE] = Gate(app[SETTINGS].limits)
         try:
             yield
         finally:
@@ -109,8 +145,11 @@ async def _stop_streams(app: web.Application) -> None:
 
 
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (ConfigError, 400), (NoSuchFailure, 404), (NoSuchBatch, 404), (CannotRequeue, 409),
-)  # fmt: skip
+    (ConfigError, 400),
+    (NoSuchFailure, 404),
+    (NoSuchBatch, 404),
+    (CannotRequeue, 409),
+)
 
 
 @web.middleware
@@ -127,6 +166,20 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         status, reason = exc.status, exc.reason
-    if is_api(request) and not is_form(request):
+    except (RedisConnectionError, RedisTimeout) as exc:
+        logger.warning("web: Redis did not answer: %s", exc)
+        status, reason = 503, f"Redis did not answer ({exc}); try again in a moment"
+    if is_api(request) and not await _from_page(request):
         return web.json_response({"error": reason, "status": status}, status=status)
     return pages.error_page(request, status, reason)
+
+
+async def _from_page(request: web.Request) -> bool:
+    """True for a POST of one of the pages' forms (they carry ``next``): its error is a page.
+    Everything else under ``/api/`` is answered in JSON, whatever the content type."""
+    if not is_form(request):
+        return False
+    try:
+        return "next" in await request.post()
+    except (ValueError, web.HTTPException):  # a body that is not a form after all
+        return False

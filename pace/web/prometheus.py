@@ -8,6 +8,7 @@ registry made for that scrape: no global registry, nothing kept between scrapes.
 |---|---|---|
 | ``pace_queue_jobs{queue}`` | gauge | jobs waiting in a queue |
 | ``pace_queue_paused{queue}`` | gauge | 1 for each queue paused fleet-wide |
+| ``pace_queue_latency_seconds{queue}`` | gauge | age of a queue's oldest job (if known) |
 | ``pace_jobs_processed_total`` | counter | ``resque:stat:processed`` (failed ones included) |
 | ``pace_jobs_failed_total`` | counter | ``resque:stat:failed`` |
 | ``pace_failures`` | gauge | failure records kept in ``resque:failed`` |
@@ -22,7 +23,6 @@ they drop when a worker stops: Prometheus' ``rate()`` reads a drop as a counter 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -39,10 +39,11 @@ from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 
 from pace.client import Client
-from pace.connection import text
 from pace.control import read_pauses
 from pace.keys import Keys
+from pace.web import reads
 from pace.web.context import keys, redis
+from pace.web.stats import number, published
 
 __all__ = ["families", "metrics"]
 
@@ -57,38 +58,15 @@ class _Scrape(Collector):
         return self._families
 
 
-async def _worker_metrics(redis: Redis, keys: Keys) -> list[dict[str, Any]]:
-    """The published metrics of every live pace worker."""
-    ids = sorted(map(text, await redis.smembers(keys.pace_workers)))
-    async with redis.pipeline(transaction=False) as pipe:
-        for worker_id in ids:
-            pipe.exists(keys.alive(worker_id))
-            pipe.get(keys.worker_metrics(worker_id))
-        replies = await pipe.execute()
-    published = []
-    for alive, raw in zip(replies[::2], replies[1::2], strict=True):
-        try:
-            data = json.loads(raw) if alive and raw else None
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
-            published.append(data)
-    return published
-
-
-def _number(value: Any) -> float:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
-
-
-def _histogram(published: list[dict[str, Any]]) -> HistogramMetricFamily:
+def _histogram(workers: list[dict[str, Any]]) -> HistogramMetricFamily:
     buckets: dict[float, float] = {}
     total = 0.0
-    for data in published:
+    for data in workers:
         for bound, count in data.get("buckets") or ():
             upper = math.inf if bound == "+Inf" else float(bound)
-            buckets[upper] = buckets.get(upper, 0.0) + _number(count)
-        total += _number(data.get("sum"))
-    buckets.setdefault(math.inf, sum(_number(d.get("count")) for d in published))
+            buckets[upper] = buckets.get(upper, 0.0) + number(count)
+        total += number(data.get("sum"))
+    buckets.setdefault(math.inf, sum(number(d.get("count")) for d in workers))
     return HistogramMetricFamily(
         "pace_job_duration_seconds",
         "Job run times, over the live pace workers.",
@@ -100,8 +78,16 @@ def _histogram(published: list[dict[str, Any]]) -> HistogramMetricFamily:
 async def families(redis: Redis, keys: Keys) -> list[Metric]:
     """Every metric family, read from Redis now."""
     info = await Client(redis=redis, namespace=keys.namespace).info()
-    paused = sorted(p.name for p in await read_pauses(redis, keys) if p.kind == "queue")
-    published = await _worker_metrics(redis, keys)
+    pauses_read = await read_pauses(redis, keys)
+    paused = sorted(p.name for p in pauses_read if p.kind == "queue")
+    latency = GaugeMetricFamily(
+        "pace_queue_latency_seconds", "Age of the oldest job of a queue (known when its payload "
+        "says when it was enqueued).", labels=["queue"],
+    )  # fmt: skip
+    for queue in await reads.queues(redis, keys, info, pauses_read):
+        if queue["latency"] is not None:
+            latency.add_metric([queue["name"]], queue["latency"])
+    workers = await published(redis, keys)
     depth = GaugeMetricFamily("pace_queue_jobs", "Jobs waiting in a queue.", labels=["queue"])
     for name, size in info.queues.items():
         depth.add_metric([name], size)
@@ -113,17 +99,18 @@ async def families(redis: Redis, keys: Keys) -> list[Metric]:
     return [
         depth,
         pauses,
+        latency,
         CounterMetricFamily("pace_jobs_processed", "Jobs finished (failed ones included).",
                             value=info.processed_total),
         CounterMetricFamily("pace_jobs_failed", "Jobs failed.", value=info.failed_total),
         GaugeMetricFamily("pace_failures", "Failure records kept.", value=info.failed),
         GaugeMetricFamily("pace_workers", "Registered workers.", value=len(info.workers)),
         GaugeMetricFamily("pace_jobs_in_flight", "Jobs running now, over the live pace workers.",
-                          value=sum(_number(d.get("in_flight")) for d in published)),
-        _histogram(published),
+                          value=sum(number(d.get("in_flight")) for d in workers)),
+        _histogram(workers),
         CounterMetricFamily(
             "pace_rate_limit_wait_seconds", "Time spent waiting for the rate limit.",
-            value=sum(_number(d.get("rate_limit_wait_seconds")) for d in published),
+            value=sum(number(d.get("rate_limit_wait_seconds")) for d in workers),
         ),
     ]  # fmt: skip
 

@@ -16,17 +16,16 @@ from pace.client import Client, Info
 from pace.connection import text
 from pace.control import Pause, read_pauses
 from pace.errors import ConfigError
-from pace.failures import Failure, Failures
 from pace.keys import Keys
 from pace.progress import RedisStore, Tick, jobs, scope_key
 from pace.queues import check_queue_name
 from pace.web.context import WebError
+from pace.web.formats import moment
 from pace.wire import loads
 
 __all__ = [
     "dumps",
-    "failure_json",
-    "failures",
+    "enqueued_at",
     "job_json",
     "overview",
     "parse_scope",
@@ -41,6 +40,10 @@ __all__ = [
 
 logger = logging.getLogger("pace")
 
+STALE_AFTER = 300.0
+"""Seconds without a progress write after which a running job is shown ``stale``."""
+HEARTBEAT_STALE = 300.0
+"""Seconds after which a Ruby worker's heartbeat is old (Resque prunes it then)."""
 MAX_JOBS_PER_SCOPE = 100
 """Most progress entries shown per scope: running ones first, then the latest."""
 _SCAN_ROUNDS = 50  # SCAN calls (of COUNT 1000) spent looking for progress scopes
@@ -83,23 +86,45 @@ def job_json(raw: bytes) -> dict[str, Any]:
     }
 
 
-async def queues(redis: Redis, keys: Keys) -> list[dict[str, Any]]:
-    """Every known queue with its size and pause, sorted by name."""
-    info = await Client(redis=redis, namespace=keys.namespace).info()
-    return _queues(info, await read_pauses(redis, keys))
+def enqueued_at(raw: bytes | None) -> float | None:
+    """When a job was enqueued (Unix seconds), if its payload says: ``enqueued_at`` (Unix
+    seconds or ISO 8601, as Sidekiq and pace's clients may write it), or ActiveJob's
+    ``args[0].enqueued_at``. Resque's own payloads carry no enqueue time: None."""
+    payload = _decoded(raw)
+    if not isinstance(payload, dict):
+        return None
+    args = payload.get("args")
+    wrapped = args[0] if isinstance(args, list) and args and isinstance(args[0], dict) else {}
+    at = moment(payload.get("enqueued_at", wrapped.get("enqueued_at")))
+    return None if at is None else at.epoch
 
 
-def _queues(info: Info, pauses: list[Pause]) -> list[dict[str, Any]]:
+async def queues(
+    redis: Redis, keys: Keys, info: Info | None = None, pauses: list[Pause] | None = None
+) -> list[dict[str, Any]]:
+    """Every known queue with its size, pause and latency (the age of its oldest job, or None
+    when its payload carries no enqueue time), sorted by name."""
+    if info is None:
+        info = await Client(redis=redis, namespace=keys.namespace).info()
+    if pauses is None:
+        pauses = await read_pauses(redis, keys)
+    async with redis.pipeline(transaction=False) as pipe:
+        for name in info.queues:
+            pipe.lindex(keys.queue(name), 0)
+        heads = await pipe.execute()
     paused = {p.name: p for p in pauses if p.kind == "queue"}
-    return [
-        {
+    now = time.time()
+    shown = []
+    for (name, size), head in zip(info.queues.items(), heads, strict=True):
+        since = enqueued_at(head)
+        shown.append({
             "name": name,
             "size": size,
             "paused": name in paused,
             "paused_until": paused[name].until if name in paused else None,
-        }
-        for name, size in info.queues.items()
-    ]
+            "latency": None if since is None else round(max(0.0, now - since), 3),
+        })  # fmt: skip
+    return shown
 
 
 async def overview(redis: Redis, keys: Keys) -> dict[str, Any]:
@@ -111,8 +136,9 @@ async def overview(redis: Redis, keys: Keys) -> dict[str, Any]:
         "processed": info.processed_total,
         "failed": info.failed_total,
         "failures": info.failed,
-        "queues": _queues(info, pauses),
+        "queues": await queues(redis, keys, info, pauses),
         "workers": await workers(redis, keys, pauses),
+        "scheduled": await redis.zcard(keys.schedule),
         "pauses": [_pause_json(pause) for pause in pauses],
         "paused_all": text(await redis.get(keys.pause_all) or b"") == "true",
     }
@@ -161,6 +187,20 @@ def _running(value: Any) -> dict[str, Any]:
     }
 
 
+def _state(paused: bool, alive: bool | None, beat: bytes | None) -> str:
+    """``paused``, ``running``, ``silent`` (a pace worker whose liveness key expired, or a Ruby
+    worker whose heartbeat is over 5 minutes old) or ``unknown`` (a Ruby worker with no
+    heartbeat: Resque before 2.0 writes none)."""
+    if paused:
+        return "paused"
+    if alive is not None:
+        return "running" if alive else "silent"
+    at = moment(text(beat)) if beat else None
+    if at is None:
+        return "unknown"
+    return "running" if time.time() - at.epoch < HEARTBEAT_STALE else "silent"
+
+
 async def workers(
     redis: Redis, keys: Keys, pauses: list[Pause] | None = None
 ) -> list[dict[str, Any]]:
@@ -189,6 +229,7 @@ async def workers(
         host, _, rest = worker_id.partition(":")
         pid, _, queue_list = rest.partition(":")
         pause = paused.get(worker_id)
+        is_pace = worker_id in pace_ids
         shown.append({
             "id": worker_id,
             "host": host,
@@ -196,8 +237,9 @@ async def workers(
             "queues": [name for name in queue_list.split(",") if name],
             "started": text(started) if started else None,
             "heartbeat": text(beat) if beat else None,
-            "pace": worker_id in pace_ids,
-            "alive": bool(alive) if worker_id in pace_ids else None,
+            "pace": is_pace,
+            "alive": bool(alive) if is_pace else None,
+            "state": _state(pause is not None, bool(alive) if is_pace else None, beat),
             "paused": pause is not None,
             "paused_until": pause.until if pause else None,
             "processed": int(processed or 0),
@@ -205,37 +247,6 @@ async def workers(
             "jobs": [_running(value) for value in listed],
         })  # fmt: skip
     return shown
-
-
-def failure_json(failure: Failure) -> dict[str, Any]:
-    """One failure record."""
-    payload = failure.payload
-    return {
-        "index": failure.index,
-        "failed_at": failure.failed_at,
-        "queue": failure.queue,
-        "class": failure.class_name,
-        "args": payload.get("args") if isinstance(payload, dict) else None,
-        "exception": failure.exception,
-        "error": failure.error,
-        "backtrace": list(failure.backtrace),
-        "worker": failure.worker,
-        "retried_at": failure.retried_at,
-        "payload": payload,
-        "raw": None if failure.exception is not None else failure.raw,
-    }
-
-
-async def failures(client: Client, start: int, count: int) -> dict[str, Any]:
-    """A page of ``resque:failed``, oldest first."""
-    admin = Failures(client)
-    listed = await admin.list(start, count)
-    return {
-        "total": await admin.count(),
-        "start": start,
-        "count": count,
-        "failures": [failure_json(failure) for failure in listed],
-    }
 
 
 def parse_scope(scope: str) -> str:
@@ -250,18 +261,23 @@ def parse_scope(scope: str) -> str:
 
 
 def tick_json(tick: Tick, now: float | None = None) -> dict[str, Any]:
-    """One job's progress, with its status, percentage, ETA and elapsed time in seconds."""
+    """One job's progress, with its status, percentage, ETA and elapsed time in seconds. A job
+    still running whose progress was not written for :data:`STALE_AFTER` seconds is
+    ``stale`` (its writer is likely gone), with no ETA."""
     now = time.time() if now is None else now
-    eta = tick.eta
+    silent = now - tick.updated_at.timestamp()
+    stale = tick.running and silent > STALE_AFTER
+    eta = None if stale else tick.eta
     percentage = tick.percentage
     return {
         **tick.to_json(),
         "job_id": tick.job_id,
-        "status": tick.status,
+        "status": "stale" if stale else tick.status,
         "percentage": None if percentage is None else round(percentage, 2),
         "eta": eta.isoformat(timespec="seconds") if eta else None,
         "eta_seconds": None if eta is None else max(0.0, round(eta.timestamp() - now, 1)),
         "elapsed_seconds": round(tick.elapsed.total_seconds(), 1),
+        "silent_seconds": round(max(0.0, silent), 1),
     }
 
 

@@ -17,6 +17,7 @@ import math
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
@@ -499,7 +500,10 @@ class Worker:
             if deadline.expired():
                 raise JobTimeout(f"the job ran longer than its {self.job_timeout:g} s timeout")
         finally:
-            self.metrics.observe(time.monotonic() - started)
+            # sys.exc_info(): the handler's exception on its way out, if any
+            self.metrics.observe(
+                time.monotonic() - started, job.class_name, job.queue, sys.exc_info()[1]
+            )
 
     @property
     def _in_flight(self) -> int:
