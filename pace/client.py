@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,12 +11,16 @@ from typing import Any, Self
 
 from redis.asyncio import Redis
 
+from pace import checks
 from pace.connection import connect, text
 from pace.keys import DEFAULT_NAMESPACE, Keys
+from pace.lua import script
 from pace.queues import check_queue_name
 from pace.wire import entry_of, new_job
 
 __all__ = ["Client", "Info", "enqueue"]
+
+_SCHEDULE_IN = script("schedule_in")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,15 +114,22 @@ class Client:
         The job waits in ``resque:pace:schedule`` until a worker moves it to its queue.
         """
         check_queue_name(queue)
-        due = when.timestamp() if isinstance(when, datetime) else float(when)
+        moment = when.timestamp() if isinstance(when, datetime) else when
+        due = checks.number("when", moment, at_least=-math.inf, unit="Unix seconds")
         job_id, raw = new_job(class_name, args)
         redis = await self.redis()
         await redis.zadd(self.keys.schedule, {entry_of(queue, raw): due})
         return job_id
 
     async def enqueue_in(self, seconds: float, queue: str, class_name: str, *args: Any) -> str:
-        """Enqueue a job to run ``seconds`` from now; return its id."""
-        return await self.enqueue_at(time.time() + seconds, queue, class_name, *args)
+        """Enqueue a job to run ``seconds`` from now, by Redis' clock (the one every worker
+        reads its schedule by, whatever this machine's clock says); return its id."""
+        check_queue_name(queue)
+        delay = checks.number("seconds", seconds)
+        job_id, raw = new_job(class_name, args)
+        redis = await self.redis()
+        await _SCHEDULE_IN(redis, keys=[self.keys.schedule], args=[delay, entry_of(queue, raw)])
+        return job_id
 
     async def info(self) -> Info:
         """Queue sizes, workers, failure count and stats, read in one round trip."""

@@ -31,6 +31,7 @@ __all__ = [
     "decode_payload",
     "encode",
     "entry_of",
+    "exception_message",
     "exception_name",
     "failed_at",
     "failure_record",
@@ -189,9 +190,17 @@ def _backtrace(exc: BaseException) -> list[str]:
 def _encodable(payload: Mapping[str, Any]) -> bool:
     try:
         encode(payload)
-    except ValueError:  # UnicodeEncodeError included
+    except (ValueError, RecursionError):  # NaN, a lone surrogate; nested too deep to encode
         return False
     return True
+
+
+def exception_message(exc: BaseException) -> str:
+    """``str(exc)``, or a placeholder when the exception cannot say what it is."""
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__} whose message raised an error>"
 
 
 def failure_record(
@@ -205,8 +214,9 @@ def failure_record(
     """A ``resque:failed`` entry, keys in Resque's order.
 
     ``payload`` is the decoded job; for bytes that would not decode (or whose decoded form
-    JSON cannot hold: an infinite float, a lone surrogate) it is the raw text, kept verbatim,
-    and bytes that are not UTF-8 are also kept as ``raw_payload_base64``.
+    JSON cannot hold: an infinite float, a lone surrogate, nesting too deep to encode again)
+    it is the raw text, kept verbatim, and bytes that are not UTF-8 are also kept as
+    ``raw_payload_base64``. The record always encodes: a job is never left without one.
     """
     if payload is not None and not _encodable(payload):
         payload = None
@@ -214,7 +224,7 @@ def failure_record(
         "failed_at": failed_at(utcnow()),
         "payload": payload,
         "exception": exception_name(exc),
-        "error": str(exc),
+        "error": exception_message(exc),
         "backtrace": _backtrace(exc),
         "worker": worker_id,
         "queue": queue,

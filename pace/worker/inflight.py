@@ -94,14 +94,14 @@ class InFlight:
         return stored == 1
 
     async def retry(
-        self, entry: bytes, new_entry: bytes, due: float, member: Member | None
+        self, entry: bytes, new_entry: bytes, delay: float, member: Member | None
     ) -> bool:
-        """Settle a job to run again at Unix time ``due`` (as ``new_entry``); a batch job
-        holds its stage meanwhile."""
+        """Settle a job to run again ``delay`` seconds from now by Redis' clock (as
+        ``new_entry``); a batch job holds its stage meanwhile."""
         moved: int = await _RETRY(
             self.redis,
             keys=self._settle_keys[:5],
-            args=self._settle_args(entry, new_entry, due, *(member or _NO_BATCH)),
+            args=self._settle_args(entry, new_entry, delay, *(member or _NO_BATCH)),
         )
         return moved == 1
 

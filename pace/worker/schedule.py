@@ -14,9 +14,14 @@ __all__ = ["move_due"]
 _MOVE_DUE = script("move_due")
 
 
-async def move_due(redis: Redis, keys: Keys, limit: int = 500) -> int:
-    """Move the jobs that are due (by Redis' clock) to their queues; return how many."""
-    moved: int = await _MOVE_DUE(
-        redis, keys=[keys.schedule, keys.queues], args=[keys.queue(""), limit]
-    )
-    return moved
+async def move_due(redis: Redis, keys: Keys, batch: int = 1000) -> int:
+    """Move every job that is due (by Redis' clock) to its queue, ``batch`` per script call
+    so Redis is never held long; return how many moved."""
+    moved = 0
+    while True:
+        count: int = await _MOVE_DUE(
+            redis, keys=[keys.schedule, keys.queues], args=[keys.queue(""), batch]
+        )
+        moved += count
+        if count < batch:
+            return moved

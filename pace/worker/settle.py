@@ -28,7 +28,14 @@ from pace.context import current
 from pace.errors import JobError, Retry
 from pace.job import Job
 from pace.retry import RetryPolicy
-from pace.wire import ATTEMPT_FIELD, batch_of, encode, entry_of, failure_record
+from pace.wire import (
+    ATTEMPT_FIELD,
+    batch_of,
+    encode,
+    entry_of,
+    exception_message,
+    failure_record,
+)
 from pace.worker.inflight import InFlight
 from pace.worker.runtime import unless_cancelled
 
@@ -45,16 +52,22 @@ _DEFAULT_RETRY = RetryPolicy()
 
 class Outage:
     """Logs once per outage that Redis is away (and tells the error hooks), and once that it
-    is back."""
+    is back: only after it answered with no failure for :data:`STABLE` seconds, so a Redis
+    that comes back in fits (loading its data, refusing some connections) is one outage."""
 
-    __slots__ = ("_hooks", "active")
+    STABLE = 1.0
+    """Seconds without a failure after which an outage is over."""
+
+    __slots__ = ("_failed_at", "_hooks", "active")
 
     def __init__(self, chain: tuple[hooks.Hooks, ...]) -> None:
         self._hooks = chain
         self.active = False
+        self._failed_at = 0.0
 
     async def down(self, exc: BaseException) -> None:
         """Redis did not answer."""
+        self._failed_at = time.monotonic()
         if not self.active:
             self.active = True
             logger.warning("Redis is unavailable (%s); retrying with backoff", exc)
@@ -62,7 +75,7 @@ class Outage:
 
     def up(self) -> None:
         """Redis answered."""
-        if self.active:
+        if self.active and time.monotonic() - self._failed_at >= self.STABLE:
             self.active = False
             logger.warning("Redis is back")
 
@@ -178,7 +191,7 @@ class Settler:
                     job, entry, limit.delay(job.attempt) if delay is None else delay
                 ):
                     return
-        await job.fail_progress(f"{type(exc).__name__}: {exc}")
+        await job.fail_progress(f"{type(exc).__name__}: {exception_message(exc)}")
         await self.fail(job.queue, job.raw, job.payload, entry, exc)
 
     def _policy(self, class_name: str) -> RetryPolicy | None:
@@ -193,9 +206,8 @@ class Settler:
         except ValueError:  # an infinite float or a lone surrogate that JSON cannot hold
             return False
         logger.info("%r failed attempt %d; retrying in %.3g s", job, job.attempt, delay)
-        due = time.time() + delay
         await self.outage.until_done(
-            self.inflight.retry, entry, again, due, batch_of(job.payload)
+            self.inflight.retry, entry, again, delay, batch_of(job.payload)
         )
         return True
 
@@ -209,7 +221,9 @@ class Settler:
     ) -> None:
         """Store a failure record (the job leaves the in-flight list), then fire the error
         hooks with the payload (its raw text when it did not decode)."""
-        logger.warning("a job of queue %r failed: %s: %s", queue, type(exc).__name__, exc)
+        logger.warning(
+            "a job of queue %r failed: %s: %s", queue, type(exc).__name__, exception_message(exc)
+        )
         if isinstance(exc, JobError):  # for hooks that have no job to ask (Sentry's)
             exc.queue, exc.worker_id = queue, self.worker_id
         record = failure_record(
