@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from redis.asyncio import Redis
 
 from pace import checks
 from pace.connection import connect, text
+from pace.hooks import CLIENT_EVENTS, Hooks, around
 from pace.keys import DEFAULT_NAMESPACE, Keys
 from pace.lua import script
 from pace.queues import check_queue_name
@@ -48,6 +50,9 @@ class Client:
             job_id = await client.enqueue("normal", "SendMail", "bob@example.com")
             ids = await client.enqueue_many("normal", "Resize", [[1], [2], [3]])
     """
+
+    class_hooks: ClassVar[Hooks] = Hooks(CLIENT_EVENTS)
+    """Hooks of every client: ``"enqueue"`` (see :mod:`pace.hooks`; tracing uses it)."""
 
     def __init__(
         self,
@@ -96,14 +101,15 @@ class Client:
     ) -> list[str]:
         """Push one job per args sequence, in order, in one round trip; return their ids."""
         check_queue_name(queue)
-        jobs = [new_job(class_name, args) for args in args_list]
-        if not jobs:
+        args_list = list(args_list)
+        if not args_list:
             return []
-        redis = await self.redis()
-        async with redis.pipeline(transaction=False) as pipe:
-            pipe.sadd(self.keys.queues, queue)
-            pipe.rpush(self.keys.queue(queue), *(raw for _id, raw in jobs))
-            await pipe.execute()
+        with self._new_jobs(queue, class_name, args_list) as jobs:
+            redis = await self.redis()
+            async with redis.pipeline(transaction=False) as pipe:
+                pipe.sadd(self.keys.queues, queue)
+                pipe.rpush(self.keys.queue(queue), *(raw for _id, raw in jobs))
+                await pipe.execute()
         return [job_id for job_id, _raw in jobs]
 
     async def enqueue_at(
@@ -116,9 +122,9 @@ class Client:
         check_queue_name(queue)
         moment = when.timestamp() if isinstance(when, datetime) else when
         due = checks.number("when", moment, at_least=-math.inf, unit="Unix seconds")
-        job_id, raw = new_job(class_name, args)
-        redis = await self.redis()
-        await redis.zadd(self.keys.schedule, {entry_of(queue, raw): due})
+        with self._new_jobs(queue, class_name, [args]) as [(job_id, raw)]:
+            redis = await self.redis()
+            await redis.zadd(self.keys.schedule, {entry_of(queue, raw): due})
         return job_id
 
     async def enqueue_in(self, seconds: float, queue: str, class_name: str, *args: Any) -> str:
@@ -126,10 +132,24 @@ class Client:
         reads its schedule by, whatever this machine's clock says); return its id."""
         check_queue_name(queue)
         delay = checks.number("seconds", seconds)
-        job_id, raw = new_job(class_name, args)
-        redis = await self.redis()
-        await _SCHEDULE_IN(redis, keys=[self.keys.schedule], args=[delay, entry_of(queue, raw)])
+        with self._new_jobs(queue, class_name, [args]) as [(job_id, raw)]:
+            redis = await self.redis()
+            await _SCHEDULE_IN(redis, keys=[self.keys.schedule], args=[delay, entry_of(queue, raw)])
         return job_id
+
+    @contextmanager
+    def _new_jobs(
+        self, queue: str, class_name: str, args_list: Sequence[Sequence[Any]]
+    ) -> Iterator[list[tuple[str, bytes]]]:
+        """New jobs' ids and payloads, made inside the ``"enqueue"`` hooks, which see them sent
+        (the ``with`` block) and may add fields to their payloads (a trace context)."""
+        hooks = (Client.class_hooks,)
+        with around(hooks, "enqueue", queue, class_name, len(args_list)) as added:
+            extra: dict[str, Any] = {}
+            for fields in added:
+                if isinstance(fields, Mapping):
+                    extra.update(fields)
+            yield [new_job(class_name, args, extra) for args in args_list]
 
     async def info(self) -> Info:
         """Queue sizes, workers, failure count and stats, read in one round trip."""

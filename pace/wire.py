@@ -27,6 +27,7 @@ __all__ = [
     "BATCH_FIELD",
     "ID_FIELD",
     "STAGE_FIELD",
+    "TRACE_FIELD",
     "batch_of",
     "decode_payload",
     "encode",
@@ -52,6 +53,10 @@ STAGE_FIELD = "pace_stage"
 """The payload key of the stage (1, 2, ...) of its batch a job belongs to."""
 ATTEMPT_FIELD = "pace_attempt"
 """The payload key of a retried job's attempt (2 for the first retry); absent on the first."""
+TRACE_FIELD = "pace_trace"
+"""The payload key of a job's trace context (:mod:`pace.integrations.otel`): an object of
+strings as the propagator writes them (``traceparent``...), and after a failed attempt
+``previous``, the same for that attempt's span."""
 
 
 # -- payloads ---------------------------------------------------------------------------------

@@ -468,7 +468,8 @@ class Worker:
         try:
             try:
                 await self._settler.started(job)
-                await self._perform(job)
+                with _hooks.around(self._chain, "perform", job):
+                    await self._perform(job)
             except asyncio.CancelledError as cancelled:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
