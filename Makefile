@@ -10,7 +10,7 @@ BENCH_BIN := $(BENCH_VENV)/bin
 STAMP_BENCH := $(BENCH_VENV)/.installed-bench
 BENCH_ARGS ?=
 
-.PHONY: run test lint typecheck bench clean chromium
+.PHONY: run test lint typecheck bench clean chromium docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,14 @@ test: $(STAMP_DEV) chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict pace
 	$(BIN)/lint-imports
+	$(MAKE) --no-print-directory docs
+	cd examples/newsletter && $(CURDIR)/$(BIN)/python -m pytest -q
 	$(BIN)/python -m pytest -q
+
+# The docs site (mkdocs, Material, mkdocstrings) into site/; --strict: a broken link or a
+# reference that does not resolve fails the build.
+docs: $(STAMP_DEV)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 # Debian's chromium for tests/test_web_browser.py, installed only when missing; a machine where
 # it cannot be installed still runs `make test` (the browser test skips and says why).
@@ -60,4 +67,4 @@ bench: $(STAMP_BENCH)
 	$(BENCH_BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) bench/out build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) bench/out build site *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -342,7 +342,8 @@ class Progress(Opened):
         total: how many ticks make 100%; 0 is done at once; ``None`` is unknown (no percent,
             no ETA).
         job_id: the entry's id; default: the running job's id, else a new one.
-        name, params: shown with the progress.
+        name: shown with the progress.
+        params: shown with the progress.
         interval: least seconds between throttled writes.
         expire: seconds a finished entry is kept.
         store: where to write; default: Redis at the resolved URL (see ``redis_url``).

@@ -13,8 +13,9 @@ within ``S`` seconds now (``due_within=None``: everything scheduled), so a test 
 through a backoff.
 
 The pytest plugin (:mod:`pace.testing_plugin`, loaded wherever pace-worker is installed) gives
-the fixtures ``pace_redis`` (a flushed embedded Redis per test), ``pace_handlers`` (override
-it) and ``pace_worker`` (an :class:`InlineWorker` on both).
+the fixtures ``pace_redis`` (a flushed embedded Redis per test), ``pace_handlers`` and
+``pace_worker_settings`` (override them) and ``pace_worker`` (an :class:`InlineWorker` on
+them).
 
 Example::
 

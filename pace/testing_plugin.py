@@ -10,8 +10,11 @@ session), only when a test asks for one of these fixtures:
   the test, so code that enqueues with pace's defaults lands there.
 - ``pace_handlers``: the handlers ``pace_worker`` runs, ``{}`` unless you override it (in
   your ``conftest.py``).
+- ``pace_worker_settings``: the other :class:`pace.Worker` settings of ``pace_worker``
+  (``retry``, ``job_timeout``...), ``{}`` unless you override it.
 - ``pace_worker``: an :class:`pace.testing.InlineWorker` on ``pace_redis`` with
-  ``pace_handlers``: ``await pace_worker.drain()`` runs what was enqueued.
+  ``pace_handlers`` and ``pace_worker_settings``: ``await pace_worker.drain()`` runs what
+  was enqueued.
 
 Turn it off with ``-p no:pace``.
 
@@ -32,7 +35,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -41,7 +44,13 @@ if TYPE_CHECKING:
     from pace.job import Handler
     from pace.testing import InlineWorker
 
-__all__ = ["pace_handlers", "pace_redis", "pace_redis_server", "pace_worker"]
+__all__ = [
+    "pace_handlers",
+    "pace_redis",
+    "pace_redis_server",
+    "pace_worker",
+    "pace_worker_settings",
+]
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +82,20 @@ def pace_handlers() -> Mapping[str, Handler]:
 
 
 @pytest.fixture
-def pace_worker(pace_redis: EmbeddedRedis, pace_handlers: Mapping[str, Handler]) -> InlineWorker:
-    """An :class:`~pace.testing.InlineWorker` running ``pace_handlers`` on ``pace_redis``."""
+def pace_worker_settings() -> dict[str, Any]:
+    """The other worker settings of ``pace_worker``: none; override this fixture to give
+    yours (``{"retry": pace.RetryPolicy(...)}``)."""
+    return {}
+
+
+@pytest.fixture
+def pace_worker(
+    pace_redis: EmbeddedRedis,
+    pace_handlers: Mapping[str, Handler],
+    pace_worker_settings: dict[str, Any],
+) -> InlineWorker:
+    """An :class:`~pace.testing.InlineWorker` running ``pace_handlers`` on ``pace_redis``,
+    with ``pace_worker_settings``."""
     from pace.testing import InlineWorker
 
-    return InlineWorker(pace_handlers, redis_url=pace_redis.url)
+    return InlineWorker(pace_handlers, redis_url=pace_redis.url, **pace_worker_settings)

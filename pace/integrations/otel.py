@@ -5,7 +5,7 @@ it raises :class:`ImportError` saying so) and, to export spans, the SDK set up b
 Nothing is traced until :func:`install`.
 
 - **Enqueue** (:meth:`pace.Client.enqueue`, ``enqueue_many``, ``enqueue_at``, ``enqueue_in``,
-  :func:`pace.enqueue`, ``pace-worker enqueue``): an ``enqueue <queue>`` span of kind
+  :func:`pace.enqueue`): an ``enqueue <queue>`` span of kind
   ``PRODUCER`` around the encoding and sending; its context goes into each payload under
   ``pace_trace`` (``{"traceparent": ...}``, as the global propagator writes it), a key Ruby
   Resque ignores. ``enqueue_many`` is one span for all its jobs.
