@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import subprocess
 import sys
 import textwrap
@@ -123,9 +124,13 @@ async def test_bad_settings_handlers_and_horizons_are_refused_at_once(
         await InlineWorker({}).drain(due_within=-1)
 
 
-def test_loading_the_plugin_imports_nothing_of_pace_and_starts_no_redis(
+def test_the_plugin_is_pace_worker_s_pytest11_entry_point_and_loads_on_its_own(
     tmp_path: Path,
 ) -> None:
+    [entry] = importlib.metadata.entry_points(group="pytest11", name="pace")
+    assert entry.value == "pace.testing_plugin"
+    assert entry.dist is not None
+    assert entry.dist.name == "pace-worker"
     (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
     script = textwrap.dedent(
         """
