@@ -468,7 +468,10 @@ class Worker:
         try:
             try:
                 await self._settler.started(job)
-                with _hooks.around(self._chain, "perform", job):
+                if _hooks.listening(self._chain, "perform"):  # tracing, pace.testing
+                    with _hooks.around(self._chain, "perform", job):
+                        await self._perform(job)
+                else:  # the usual case: no hook, no context manager (~0.3 us a job)
                     await self._perform(job)
             except asyncio.CancelledError as cancelled:
                 task = asyncio.current_task()
