@@ -139,7 +139,7 @@ class Housekeeping:
         loops = (
             ("liveness", self._liveness, self._crew.dead_after / 4),
             ("schedule", self._schedule, _SCHEDULE_INTERVAL),
-            ("remote control", self._remote_control, _CONTROL_INTERVAL),
+            ("remote control", self.remote_control, _CONTROL_INTERVAL),
             ("registry", self._registry, _STATE_INTERVAL),
         )
         return [
@@ -167,7 +167,9 @@ class Housekeeping:
         if await move_due(self.redis, self._crew.keys):
             self._crew.wake()  # the fetcher may be napping on empty queues
 
-    async def _remote_control(self) -> None:
+    async def remote_control(self) -> None:
+        """Follow the fleet's pauses once (the worker does before its first fetch, so a
+        queue paused for the fleet is never fetched by a worker just started)."""
         pauses = await read_pauses(self.redis, self._crew.keys)
         queues = frozenset(p.name for p in pauses if p.kind == "queue")
         me = any(p.kind == "worker" and p.name == self._crew.id for p in pauses)
