@@ -308,8 +308,7 @@ class Worker:
         loops: list[asyncio.Task[None]] = []
         try:
             await registration.register(self.dead_after)
-            await housekeeping.recover_dead()  # before the first fetch: their jobs go first
-            await housekeeping.remote_control()  # ... and a queue paused for the fleet stays so
+            await housekeeping.prepare()  # dead workers' jobs first; fleet pauses followed
             with self._signals():
                 loops.append(asyncio.create_task(self._fetch_loop(), name="pace-fetch"))
                 loops += housekeeping.start()
