@@ -4,6 +4,12 @@ The URL is looked up in this order: an explicit argument, the module attribute
 ``pace.redis_url``, the ``REDIS_URL`` environment variable, else ``redis://127.0.0.1:6379/0``.
 ``rediss://`` (TLS), passwords (``redis://:secret@host``) and unix sockets
 (``unix:///path/redis.sock?db=0``) all work through the URL.
+
+Every connection has pace's own timeouts (:data:`TIMEOUTS`), whatever redis-py's defaults
+are: a connection that went half-open (the peer gone without a word) fails a call within the
+read timeout instead of hanging a loop forever; TCP keepalive is on, and a connection idle for
+a while is checked with a ``PING`` before it is used. The URL's query string overrides any of
+them (``redis://host/0?socket_timeout=120`` for payloads of hundreds of MB).
 """
 
 from __future__ import annotations
@@ -20,9 +26,17 @@ from redis.asyncio import Redis
 
 from pace.errors import ConfigError, RedisUnavailable
 
-__all__ = ["DEFAULT_REDIS_URL", "Opened", "connect", "redact", "resolve_url", "text"]
+__all__ = ["DEFAULT_REDIS_URL", "TIMEOUTS", "Opened", "connect", "redact", "resolve_url", "text"]
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+TIMEOUTS: dict[str, Any] = {
+    "socket_connect_timeout": 5.0,  # seconds to open a connection
+    "socket_timeout": 30.0,  # seconds to wait for a reply: long enough for a fetch of big jobs
+    "socket_keepalive": True,  # TCP only
+    "health_check_interval": 10,  # PING a connection idle this long before using it
+}
+"""pace's connection settings, passed to redis-py (the URL's query string wins)."""
 
 
 def resolve_url(url: str | None = None) -> str:
@@ -55,7 +69,10 @@ async def connect(url: str | None = None) -> Redis:
     """
     resolved = resolve_url(url)
     try:
-        client = Redis.from_url(resolved, socket_connect_timeout=5)
+        settings = dict(TIMEOUTS)
+        if resolved.startswith("unix:"):  # no TCP, no keepalive
+            del settings["socket_keepalive"]
+        client = Redis.from_url(resolved, **settings)
     except ValueError as exc:
         raise ConfigError(f"bad Redis URL {redact(resolved)!r}: {exc}") from None
     try:

@@ -104,7 +104,7 @@ _DONE = _Done()
 
 def listening(chain: tuple[Hooks, ...], event: str) -> bool:
     """True if any registry of ``chain`` has a hook for ``event``."""
-    for registry in chain:  # a plain loop: the worker asks once per job
+    for registry in chain:  # noqa: SIM110 - any() and its generator cost 3x: asked once a job
         if event in registry._by_event:  # only events with hooks are kept (see remove)
             return True
     return False

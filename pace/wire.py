@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import reprlib
 import traceback
 import uuid
@@ -77,16 +78,25 @@ def _refuse_constant(name: str) -> Any:
 _STRICT = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
-def loads(text: str | bytes) -> Any:
-    """Parse JSON as Ruby's ``JSON.parse`` does: UTF-8 only, no NaN or Infinity.
+_LONG_NUMBER = re.compile(rb"\d{19}")
+"""19 digits in a row: a number orjson may not hold exactly (it turns an integer beyond 64
+bits into a float, silently: -9223372036854775809 would become -9.223372036854776e+18)."""
 
-    orjson parses the common case fast; what it refuses (and big integers, which it cannot
-    hold) goes through the standard library, whose errors say what is wrong.
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON as Ruby's ``JSON.parse`` does: UTF-8 only, no NaN or Infinity, integers
+    of any size kept exact.
+
+    orjson parses the common case fast; text with a long run of digits, and what orjson
+    refuses, go through the standard library (exact, and its errors say what is wrong).
     """
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return _STRICT.decode(text.decode() if isinstance(text, bytes) else text)
+    raw = text.encode() if isinstance(text, str) else text
+    if not _LONG_NUMBER.search(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return _STRICT.decode(raw.decode())
 
 
 def decode_payload(raw: bytes) -> dict[str, Any]:

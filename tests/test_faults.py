@@ -13,9 +13,11 @@ import pytest
 from redis.asyncio import Redis
 
 import pace
+import pace.connection
 from pace.embedded import EmbeddedRedis
 from pace.keys import Keys
 from pace.worker.schedule import move_due
+from tests.faultproxy import FaultProxy
 from tests.support import Starter, wait_for
 
 
@@ -124,3 +126,38 @@ async def test_a_redis_restart_is_logged_as_one_outage(caplog: pytest.LogCapture
             assert sum(m == "Redis is back" for m in messages) == 1, messages
         finally:
             server.stop()
+
+
+async def test_every_loop_recovers_from_a_half_open_connection(
+    redis: Redis, redis_server: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With redis-py's defaults (no read timeout), a connection whose peer went silent hung
+    the loops forever; pace sets its own timeouts (here shortened to 1 s)."""
+    monkeypatch.setitem(pace.connection.TIMEOUTS, "socket_timeout", 1.0)
+    ran: list[int] = []
+    errors: list[BaseException] = []
+
+    async def handler(job: pace.Job) -> None:
+        ran.append(job.args[0])
+
+    async with FaultProxy(str(redis_server.socket_path)) as proxy:
+        worker = pace.Worker(["q"], redis_url=proxy.url, dead_after=2.0)
+        worker.add_hook("error", lambda payload, exc: errors.append(exc))
+        task = asyncio.create_task(worker.start(handler))
+        client = pace.Client(redis=redis)
+        await client.enqueue("q", "Job", 1)
+        await wait_for(lambda: ran == [1])
+        proxy.blackhole()
+        await wait_for(lambda: errors, timeout=10)
+        proxy.heal()
+        alive = f"resque:pace:worker:{worker.id}:alive"
+        await redis.delete(alive, f"resque:pace:worker:{worker.id}:metrics")
+        await wait_for(lambda: redis.exists(alive), timeout=10)  # liveness
+        await wait_for(lambda: redis.exists(f"resque:pace:worker:{worker.id}:metrics"))
+        await pace.Pauses(redis).pause_worker(worker.id)
+        await wait_for(lambda: worker.paused, timeout=10)  # remote control
+        await pace.Pauses(redis).resume_worker(worker.id)
+        await client.enqueue("q", "Job", 2)
+        await wait_for(lambda: ran == [1, 2], timeout=10)  # fetch
+        await worker.stop()
+        await task

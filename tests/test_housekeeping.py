@@ -33,7 +33,7 @@ async def test_a_step_that_raises_is_logged_reported_and_run_again(
         loop.cancel()
         await asyncio.wait([loop])
     assert [str(exc) for exc in errors] == ["bad value 1", "bad value 2"]
-    assert "pace's test loop failed" in caplog.text
+    assert "pace's test loop failed; it carries on" in caplog.text
     assert loop.cancelled()
 
 

@@ -62,3 +62,16 @@ def test_decode_of_a_job_without_args_gives_an_empty_list() -> None:
 def test_decode_rejects_what_is_not_a_resque_job(raw: bytes, message: str) -> None:
     with pytest.raises(InvalidPayload, match=message):
         decode(raw, "q")
+
+
+@pytest.mark.parametrize(
+    "number", [-9223372036854775809, 18446744073709551616, 10**30, -(10**40), 2**63 - 1]
+)
+def test_integers_of_any_size_stay_exact(number: int) -> None:
+    """orjson turns an integer beyond 64 bits into a float, silently: a payload's id of
+    -9223372036854775809 came back as -9.223372036854776e+18 (found by the fuzz test)."""
+    raw = encode({"class": "Job", "args": [number], "id": number})
+    job = decode(raw, "q")
+    assert job.args == [number]
+    assert job.payload["id"] == number
+    assert encode(job.payload) == raw

@@ -153,6 +153,57 @@ async def test_timed_pause_resumes_by_itself(client: pace.Client, start: Starter
     assert not worker.paused
 
 
+async def test_a_worker_started_while_a_queue_is_paused_for_the_fleet_takes_none_of_its_jobs(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    """The first fetch ran before the first read of the fleet's pauses: a worker (re)started
+    while a queue was paused took a batch of its jobs at once. (Found by the model test.)"""
+    await pace.Pauses(redis).pause_queue("paused")
+    await client.enqueue("paused", "Job", 1)
+    await client.enqueue("open", "Job", 2)
+    ran: list[str] = []
+
+    async def handler(job: pace.Job) -> None:
+        ran.append(job.queue)
+
+    await start(["paused", "open"], handler)
+    await wait_for(lambda: ran)  # the first fetch is done (the open queue's job ran)
+    assert ran == ["open"]
+    assert await redis.llen("resque:queue:paused") == 1
+
+
+async def test_stop_stores_the_outcome_of_a_job_whose_handler_has_ended(
+    client: pace.Client, redis: Redis, redis_url: str
+) -> None:
+    """``stop(0)`` cancelled the task of a job whose handler had failed while its failure was
+    being stored: the failure was lost and the job went back to its queue, to run again.
+    This client holds the storing of the failure for a second, so that the stop comes first.
+    (Found by the model test.)"""
+    storing = asyncio.Event()
+
+    class SlowToStoreFailures(Redis):
+        async def execute_command(self, *args: Any, **options: Any) -> Any:
+            if args[0] == "EVALSHA" and "resque:failed" in args and not storing.is_set():
+                storing.set()
+                await asyncio.sleep(1.0)  # held: the stop comes meanwhile
+            return await super().execute_command(*args, **options)
+
+    async def handler(job: pace.Job) -> None:
+        raise KeyError("failed before the stop")
+
+    await client.enqueue("q", "Job")
+    slow = SlowToStoreFailures.from_url(redis_url)
+    worker = pace.Worker(["q"], redis=slow)
+    task = asyncio.create_task(worker.start(handler))
+    await wait_for(storing.is_set)
+    await worker.stop(0)
+    await task
+    await slow.aclose()
+    assert await redis.llen("resque:queue:q") == 0, "the job was put back, to run again"
+    (raw,) = await redis.lrange("resque:failed", 0, -1)
+    assert json.loads(raw)["exception"] == "KeyError"
+
+
 @pytest.mark.timeout(30)  # the freeze blocked the loop: only this alarm could end the test
 async def test_a_handler_pausing_its_worker_for_a_while_neither_freezes_nor_starts_inside(
     client: pace.Client, redis: Redis

@@ -130,6 +130,7 @@ class Worker:
         self._redis = redis
         self._running: dict[Job, asyncio.Task[None]] = {}
         self._interrupted: dict[Job, bytes] = {}  # job -> its in-flight entry
+        self._storing: set[Job] = set()  # handler ended: its outcome is being stored
         self._paused_until: float | None = None
         self._stop_grace: float | None = None
         self._stopping = False
@@ -307,7 +308,7 @@ class Worker:
         loops: list[asyncio.Task[None]] = []
         try:
             await registration.register(self.dead_after)
-            await housekeeping.recover_dead()  # before the first fetch: their jobs go first
+            await housekeeping.prepare()  # dead workers' jobs first; fleet pauses followed
             with self._signals():
                 loops.append(asyncio.create_task(self._fetch_loop(), name="pace-fetch"))
                 loops += housekeeping.start()
@@ -353,8 +354,14 @@ class Worker:
             order = list(self._running)
             _done, pending = await asyncio.wait(list(self._running.values()), timeout=timeout)
             if pending:
-                logger.info("cancelling %d jobs in flight", len(pending))
-                await cancel_all(pending, timeout=5)
+                # Cancel the handlers still running. A job whose handler has ended is storing
+                # its outcome: let that finish (bounded: if Redis is away, release() requeues).
+                ended = {task for job, task in self._running.items() if job in self._storing}
+                logger.info("cancelling %d jobs in flight", len(pending - ended))
+                await cancel_all(pending - ended, timeout=5)
+                if ended:
+                    await asyncio.wait(ended, timeout=5)
+                    await cancel_all(ended, timeout=1)
             interrupted = [self._interrupted[job] for job in order if job in self._interrupted]
             self._interrupted.clear()
             with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
@@ -468,11 +475,14 @@ class Worker:
         try:
             try:
                 await self._settler.started(job)
-                if _hooks.listening(self._chain, "perform"):  # tracing, pace.testing
-                    with _hooks.around(self._chain, "perform", job):
+                try:
+                    if _hooks.listening(self._chain, "perform"):  # tracing, pace.testing
+                        with _hooks.around(self._chain, "perform", job):
+                            await self._perform(job)
+                    else:  # the usual case: no hook, no context manager (~0.3 us a job)
                         await self._perform(job)
-                else:  # the usual case: no hook, no context manager (~0.3 us a job)
-                    await self._perform(job)
+                finally:
+                    self._storing.add(job)  # what follows stores its outcome
             except asyncio.CancelledError as cancelled:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
@@ -486,6 +496,7 @@ class Worker:
                 self._settler.succeeded(job, entry)
         finally:
             del self._running[job]
+            self._storing.discard(job)
             self.wake()
 
     async def _perform(self, job: Job) -> None:

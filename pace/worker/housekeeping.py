@@ -33,7 +33,7 @@ from pace.worker.runtime import unless_cancelled
 from pace.worker.schedule import move_due
 from pace.worker.settle import OUTAGE_ERRORS, Outage
 
-__all__ = ["Crew", "Housekeeping", "forever"]
+__all__ = ["Crew", "Housekeeping", "attempt", "forever"]
 
 logger = logging.getLogger("pace")
 
@@ -41,6 +41,30 @@ _SCHEDULE_INTERVAL = 0.25  # seconds between moves of due retries and delayed jo
 _CONTROL_INTERVAL = 0.5  # seconds between reads of the fleet's pauses
 _STATE_INTERVAL = 1.0  # seconds between snapshots of the jobs in progress and metrics
 _MAX_BACKOFF = 30.0  # longest wait after a step failed again and again
+
+
+async def attempt(
+    name: str,
+    step: Callable[[], Awaitable[None]],
+    *,
+    outage: Outage,
+    chain: tuple[hooks.Hooks, ...],
+) -> bool:
+    """Run ``step`` once; False if it raised (an outage is logged once, any other error is
+    logged with its traceback and sent to the error hooks). A cancel is never swallowed."""
+    try:
+        await step()
+    except OUTAGE_ERRORS as exc:
+        unless_cancelled(exc)
+        await outage.down(exc)
+        return False
+    except Exception as exc:
+        unless_cancelled(exc)
+        logger.exception("pace's %s loop failed; it carries on", name)
+        await hooks.fire(chain, "error", None, exc)
+        return False
+    unless_cancelled()  # asyncio.wait_for (3.11) may return a result and drop a cancel
+    return True
 
 
 async def forever(
@@ -57,20 +81,8 @@ async def forever(
     """
     wait = interval
     while True:
-        try:
-            await step()
-        except OUTAGE_ERRORS as exc:
-            unless_cancelled(exc)
-            await outage.down(exc)
-            wait = min(wait * 2, _MAX_BACKOFF)
-        except Exception as exc:
-            unless_cancelled(exc)
-            logger.exception("pace's %s loop failed; it carries on in %.3g s", name, wait * 2)
-            await hooks.fire(chain, "error", None, exc)
-            wait = min(wait * 2, _MAX_BACKOFF)
-        else:
-            wait = interval
-        unless_cancelled()  # asyncio.wait_for (3.11) may return a result and drop a cancel
+        ok = await attempt(name, step, outage=outage, chain=chain)
+        wait = interval if ok else min(wait * 2, _MAX_BACKOFF)
         await asyncio.sleep(wait)
 
 
@@ -166,6 +178,13 @@ class Housekeeping:
     async def _schedule(self) -> None:
         if await move_due(self.redis, self._crew.keys):
             self._crew.wake()  # the fetcher may be napping on empty queues
+
+    async def prepare(self) -> None:
+        """Before the first fetch: recover dead workers (their jobs go first), and follow the
+        fleet's pauses (a queue paused for the fleet is never fetched by a worker just
+        started; if they cannot be read, the remote-control loop keeps trying)."""
+        await self.recover_dead()
+        await attempt("remote control", self._remote_control, outage=self.outage, chain=self._chain)
 
     async def _remote_control(self) -> None:
         pauses = await read_pauses(self.redis, self._crew.keys)
