@@ -69,7 +69,7 @@ def pace_redis(pace_redis_server: EmbeddedRedis, monkeypatch: pytest.MonkeyPatch
 
     import pace
 
-    with redis.Redis(unix_socket_path=str(pace_redis_server.socket_path)) as client:
+    with redis.Redis.from_url(pace_redis_server.url) as client:
         client.flushall()
     monkeypatch.setattr(pace, "redis_url", pace_redis_server.url)
     return pace_redis_server
