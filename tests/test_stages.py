@@ -392,24 +392,30 @@ async def test_a_stage_initiated_before_its_turn_runs_at_once(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
     ran: list[Any] = []
+    release = asyncio.Event()
 
     async def work(job: pace.Job) -> None:
         ran.append(job.args[0])
+        if job.args[0] == "early":
+            await release.wait()
 
     group = await pace.StagedGroup.create(client=client)
     await group.stage(1).enqueue("Work", "first")
     await group.stage(2).enqueue("Work", "early")
+    await group.stage(3).enqueue("Work", "third")
     await start(["stages"], work)
     await group.stage(2).initiate()
     await group.stage(2).initiate()  # idempotent
     await wait_for(lambda: ran == ["early"])
-    assert await group.stage(2).status() == "complete"
-    assert await group.stage(1).status() == "pending", "the group itself is not initiated"
     await group.stage(2).enqueue("Work", "added")  # a started stage runs what is added at once
     await wait_for(lambda: ran == ["early", "added"])
-    await group.initiate()
+    statuses_now = [await group.stage(n).status() for n in (1, 2, 3)]
+    assert statuses_now == ["pending", "running", "pending"]
+    await asyncio.sleep(0.1)
+    assert ran == ["early", "added"], "the group waits for the stage initiated on its own"
+    release.set()  # once stage 2 is complete, the group starts: stage 1, then stage 3
     await wait_for(gone(redis, group))
-    assert ran == ["early", "added", "first"]
+    assert ran == ["early", "added", "first", "third"]
 
 
 async def test_enqueue_job_runs_a_waiting_job_now_even_out_of_a_retry_delay(

@@ -25,6 +25,7 @@ if op == 'delete' then
   if status == 'failed' then count(b, n, 'failed', -1) end
   for _, part in ipairs({':info', ':jobs', ':messages'}) do redis.call('HDEL', b .. part, job) end
   redis.call('LREM', b .. ':stage:' .. n .. ':jobs', 1, job)
+  early_done(id, n)
   changed(id)
   return 1
 end

@@ -3,7 +3,8 @@
 -- batch.
 -- initiate: start stage n now, before its turn (its waiting jobs go to their queues; jobs
 -- added to it later run at once); the batch still reaches it in order, and waits there for
--- what is left of it. A stage already running or complete is left alone.
+-- what is left of it. Once it is complete, a group not initiated yet starts. A stage already
+-- running or complete is left alone.
 -- delete: stage n loses its jobs (those in a queue or the schedule still run, as plain
 -- jobs) and its counts; an empty stage completes.
 init()
@@ -14,6 +15,8 @@ if op == 'initiate' then
   if not started(b, n, tonumber(redis.call('HGET', b, 'stage'))) then
     start_stage(id, n)
     redis.call('HSET', b, 's' .. n .. ':started', 1)
+    early_done(id, n)
+    changed(id)
   end
   return 1
 end

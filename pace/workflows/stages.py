@@ -323,8 +323,9 @@ class Stage:
     async def initiate(self) -> None:
         """Start this stage now, before its turn: its waiting jobs are enqueued (delayed ones
         counted from now), and jobs added to it later run at once. The group still reaches
-        it in order and waits there for what is left of it. A stage already running or
-        complete is left alone; the group is not initiated by it."""
+        it in order and waits there for what is left of it; a group not initiated yet starts
+        once this stage is complete (as in resque-stages). A stage already running or
+        complete is left alone."""
         await (await self.group._get()).initiate_stage(self.number)
 
     async def delete(self) -> None:

@@ -86,6 +86,14 @@ local function start_stage(id, n)
   redis.call('DEL', pending)
 end
 
+-- A staged group not initiated yet starts its stage 1 (it goes on as any batch).
+local function initiate(id)
+  local b = ctx.batch .. id
+  if redis.call('HGET', b, 'stage') ~= '0' then return end
+  redis.call('HSET', b, 'stage', 1, 'sealed', 1)
+  start_stage(id, 1)
+end
+
 -- While the current stage is sealed and settled (and not held by a failure under 'stop'),
 -- complete it and start the next; after the last, the batch is complete: deleted, or kept
 -- for 'expire' ms if any job failed. A batch held by a failure expires likewise.
@@ -168,13 +176,26 @@ local function changed(id)
   end
 end
 
--- Store a job's outcome in its batch (nothing for a job of no batch: id ''), then see to it.
-local function settle(id, job, stage, outcome)
-  if id == '' or not transition(id, job, stage, outcome) then return end
-  changed(id)
-end
-
 -- True once stage n is running or complete: its turn came, or it was initiated on its own.
 local function started(b, n, current)
   return n <= current or redis.call('HGET', b, 's' .. n .. ':started') == '1'
+end
+
+-- Once a stage initiated on its own is complete, its group starts if it had not (as in
+-- resque-stages, where a completed stage initiates its group's next stage).
+local function early_done(id, n)
+  local s = 's' .. n .. ':'
+  local h = redis.call('HMGET', ctx.batch .. id, 'stage', s .. 'started', s .. 'total',
+    s .. 'completed', s .. 'failed')
+  if h[1] == '0' and h[2] == '1'
+    and tonumber(h[4] or '0') + tonumber(h[5] or '0') >= tonumber(h[3] or '0') then
+    initiate(id)
+  end
+end
+
+-- Store a job's outcome in its batch (nothing for a job of no batch: id ''), then see to it.
+local function settle(id, job, stage, outcome)
+  if id == '' or not transition(id, job, stage, outcome) then return end
+  early_done(id, stage)
+  changed(id)
 end
