@@ -196,9 +196,12 @@ async def test_the_scope_lives_as_long_as_its_longest_lived_entry(redis: Redis) 
     await running.complete()  # the last one running: the hash ends with the latest entry
     assert 7_190_000 < await redis.pttl(key) <= 7_200_000
     await redis.hdel(key, "ruby")
-    await redis.persist(key)
-    runs_again = await pace.Progress(("team", 3), total=1, job_id="again", store=store)
-    await pace.progress.flush(("team", 3), runs_again.job_id, store=store)
+    tricky = {"expires_at": "2000-01-01T00:00:00+00:00"}
+    again = await pace.Progress(("team", 3), total=1, job_id="again", params=tricky, store=store)
+    other = await pace.Progress(("team", 3), total=1, job_id="other", expire=60, store=store)
+    await other.complete()
+    assert await redis.pttl(key) == -1, "'again' still runs, whatever its params hold"
+    await pace.progress.flush(("team", 3), again.job_id, store=store)
     assert 3_590_000 < await redis.pttl(key) <= 3_600_000, "kept's end, once none runs"
 
 

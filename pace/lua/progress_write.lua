@@ -48,8 +48,9 @@ if ttl >= 0 then  -- no entry runs: only push the hash's end later
   return 1
 end
 for _, value in ipairs(redis.call('HVALS', key)) do  -- no end yet: does an entry still run?
-  local at = string.match(value, '"expires_at":"([^"]*)"')
-  local ms = at and unix_ms(at)
+  local ok, data = pcall(cjson.decode, value)
+  local at = ok and type(data) == 'table' and data['expires_at']
+  local ms = type(at) == 'string' and unix_ms(at)
   if not ms then return 1 end  -- it runs (or is kept for ever): no end
   if ms > latest then latest = ms end
 end
