@@ -124,7 +124,7 @@ class BatchState:
     """True for a multi-step task: its queue goes with it."""
     failures: int = 0
     """Every failure of a job of the batch, requeued ones' included (it never goes down)."""
-    started: frozenset[int] = frozenset()
+    started_early: frozenset[int] = frozenset()
     """Stages initiated on their own, before their turn (``Stage.initiate``)."""
 
     def counts(self, stage: int) -> StageCounts:
@@ -138,7 +138,7 @@ class BatchState:
             return "complete"
         if stage == self.stage:
             return "running"
-        if stage in self.started:
+        if stage in self.started_early:
             return "complete" if self.counts(stage).settled else "running"
         return "pending"
 
@@ -175,7 +175,7 @@ class BatchState:
             },
             owns_queue=fields.get("owns_queue") == "1",
             failures=int(fields.get("failures", 0)),
-            started=frozenset(n for n, c in counts.items() if c.get("started")),
+            started_early=frozenset(n for n, c in counts.items() if c.get("started")),
         )
 
 
