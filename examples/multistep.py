@@ -37,11 +37,17 @@ async def tweet_post(job: pace.Job) -> None:
 
 
 async def commit_solr(job: pace.Job) -> None:
-    """The first finalization job: every normal job is done by now."""
+    """The first finalization job: every normal job is done by now. The counts are
+    resque-multi-step's: the total includes the finalization jobs, so it is not 100% yet."""
     task = job.multi_step_task
     assert task is not None
     done, total = await task.completed_count(), await task.total_job_count()
-    print(f"CommitSolr: {len(converted)} posts converted, {done} of {total} jobs done", flush=True)
+    print(
+        f"CommitSolr: {len(converted)} posts converted, {done} of {total} jobs done "
+        f"({100 * done // total}%: the total counts {await task.finalize_job_count()} "
+        "finalization jobs)",
+        flush=True,
+    )
 
 
 async def unlock_blog(job: pace.Job) -> None:

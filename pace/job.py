@@ -134,10 +134,13 @@ class Job(Mapping[str, Any]):
         params: Any = None,
         interval: float = 2.0,
         expire: float = 86400.0,
+        prefix: str | None = None,
     ) -> Progress:
         """A :class:`pace.Progress` for this job: its id is the job's (a digest of the payload
         for a job enqueued without one), its name the class, its params the args; it writes
-        through the worker's connection, and the worker marks it failed if the job fails.
+        through the worker's connection, and the worker marks it failed if the job fails
+        (even after its ``async with`` block completed it). ``prefix="progressrus"`` reports
+        into a Ruby app's Progressrus scopes (see :class:`pace.Progress`).
 
         Example::
 
@@ -152,7 +155,7 @@ class Job(Mapping[str, Any]):
         worker = self.worker
         store = None
         if worker is not None and worker.redis is not None:
-            store = RedisStore(worker.redis, namespace=worker.keys.namespace, keep=expire)
+            store = RedisStore(worker.redis, namespace=worker.keys.namespace, prefix=prefix)
         progress = Progress(
             scope,
             total,
@@ -162,6 +165,7 @@ class Job(Mapping[str, Any]):
             interval=interval,
             expire=expire,
             store=store,
+            prefix=prefix,
         )
         if self._progresses is None:
             self._progresses = []
@@ -214,9 +218,10 @@ class Job(Mapping[str, Any]):
         return Client(redis=worker.redis, namespace=worker.keys.namespace)
 
     async def fail_progress(self, reason: str) -> None:
-        """Mark every running progress of this job failed (the worker does, when it fails)."""
+        """Mark every progress of this job failed (the worker does, when it fails), a
+        completed one too: its block closed before the job failed."""
         for progress in self._progresses or ():
-            if progress.running:
+            if not progress.failed:
                 await progress.fail(reason)
             await progress.aclose()
 

@@ -11,9 +11,13 @@ from dataclasses import dataclass
 
 from pace.errors import ConfigError
 
-__all__ = ["DEFAULT_NAMESPACE", "RESERVED", "Keys", "reserved"]
+__all__ = ["DEFAULT_NAMESPACE", "PROGRESSRUS_PREFIX", "RESERVED", "Keys", "progressrus", "reserved"]
 
 DEFAULT_NAMESPACE = "resque"
+
+PROGRESSRUS_PREFIX = "progressrus"
+"""The Ruby gem Progressrus's default key prefix: its scope ``[:user, 3421]`` is the hash
+``progressrus:user:3421`` (no Resque namespace)."""
 
 RESERVED = frozenset({"batches", "deliveries", "paused", "schedule", "worker", "workers"})
 """First parts of pace's own keys under ``<ns>:pace:``; no progress scope may start with one."""
@@ -25,6 +29,17 @@ def reserved(scope: str) -> bool:
     """True if ``<ns>:pace:<scope>`` could be (or contain) one of pace's own keys."""
     head, sep, _rest = scope.partition(":")
     return head in RESERVED or (bool(sep) and head in _RESERVED_PREFIXES)
+
+
+def progressrus(prefix: str, scope: str) -> str:
+    """Hash of a progress scope as the Ruby gem Progressrus names it: ``<prefix>:<scope>``.
+
+    Raises:
+        ConfigError: the prefix is empty or ends with ``:``.
+    """
+    if not isinstance(prefix, str) or not prefix or prefix.endswith(":"):
+        raise ConfigError(f"a Progressrus prefix is a name without a trailing ':', got {prefix!r}")
+    return f"{prefix}:{scope}"
 
 
 @dataclass(frozen=True, slots=True)

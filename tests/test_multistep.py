@@ -13,11 +13,23 @@ from redis.asyncio import Redis
 import pace
 from pace.keys import Keys
 from pace.queues import QueueSelector, check_queue_name
+from pace.workflows.batch import Batch
 from tests.support import Starter, noop, wait_for
 from tests.test_batch import batch_keys
 from tests.test_examples import run_example
 
 KEYS = Keys()
+
+
+async def counts(task: pace.MultiStepTask) -> tuple[int, ...]:
+    """The task's counts, as resque-multi-step names them."""
+    return (
+        await task.total_job_count(),
+        await task.normal_job_count(),
+        await task.finalize_job_count(),
+        await task.completed_count(),
+        await task.failed_count(),
+    )
 
 
 def gone(redis: Redis, task: pace.MultiStepTask) -> Any:
@@ -74,12 +86,16 @@ async def test_a_failed_job_holds_finalization_until_requeued_and_successful(
 ) -> None:
     broken = True
     finals: list[str] = []
+    counts_in_final: list[tuple[int, ...]] = []
 
     async def normal(job: pace.Job) -> None:
         if job.args[0] == 1 and broken:
             raise RuntimeError("boom")
 
     async def final(job: pace.Job) -> None:
+        task = job.multi_step_task
+        assert task is not None
+        counts_in_final.append(await counts(task))
         finals.append(job.class_name)
 
     async with pace.MultiStepTask.create("held", client=client, expire=3600) as task:
@@ -93,9 +109,8 @@ async def test_a_failed_job_holds_finalization_until_requeued_and_successful(
     await wait_for(held)
     await asyncio.sleep(0.3)
     assert finals == []
-    assert (await task.completed_count(), await task.failed_count()) == (2, 1)
-    assert await task.total_job_count() == 3
-    assert await task.finalize_job_count() == 1
+    # total (normal + finalization), normal, finalization, completed, failed: the gem's
+    assert await counts(task) == (4, 3, 1, 2, 1)
     ttl = await redis.pttl(KEYS.batch(task.task_id))
     assert 3_590_000 < ttl <= 3_600_000, "a stuck task's state expires, in time"
     (failure,) = await pace.Failures(client).list()
@@ -105,6 +120,9 @@ async def test_a_failed_job_holds_finalization_until_requeued_and_successful(
     broken = False
     await pace.Failures(client).requeue(0)
     await wait_for(lambda: finals == ["Final"])
+    # the requeued job counts as completed, its failure still counts (as in the gem), and the
+    # gem's percentage, completed / total, is 75% while the finalization job runs: not 100%
+    assert counts_in_final == [(4, 3, 1, 3, 1)]
     await wait_for(gone(redis, task))
     assert await batch_keys(redis) == []
 
@@ -213,6 +231,47 @@ async def test_find_of_an_unknown_or_staged_id_raises(client: pace.Client) -> No
         await pace.MultiStepTask.find(group.group_id, client=client)
 
 
+async def test_a_task_never_awaited_or_entered_says_so(client: pace.Client) -> None:
+    task = pace.MultiStepTask.create("forgot", client=client)
+    uses = (lambda: task.add_job("Work"), task.completed_count, task.finalize, task.exists)
+    for use in uses:
+        with pytest.raises(pace.PaceError, match="never stored") as caught:
+            await use()
+        assert not isinstance(caught.value, pace.NoSuchBatch)
+        assert "MultiStepTask.create(...) returns a MultiStepTask to await" in str(caught.value)
+    await task
+    assert await task.exists()
+    await task.add_job("Work")
+    assert await counts(task) == (1, 1, 0, 0, 0)
+
+
+async def test_job_staged_of_a_multistep_job_keeps_its_status_message(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    release = asyncio.Event()
+    read_back: list[Any] = []
+
+    async def normal(job: pace.Job) -> None:
+        assert job.staged is not None
+        read_back.append(await job.staged.set_status_message("converted"))
+        read_back.append(await job.staged.status_message())
+
+    async def final(job: pace.Job) -> None:
+        await release.wait()
+
+    async with pace.MultiStepTask.create("messages", client=client) as task:
+        job_id = await task.add_job("Normal")
+        await task.add_finalization_job("Final")
+    await start([task.queue_name], {"Normal": normal, "Final": final})
+    await wait_for(lambda: len(read_back) == 2)
+    assert read_back == [True, "converted"]
+    info = await Batch(redis, KEYS, task.task_id).job(job_id)
+    assert info is not None
+    assert info.status_message == "converted"
+    release.set()
+    await wait_for(gone(redis, task))
+
+
 async def test_a_plain_job_has_no_task(client: pace.Client, redis: Redis, start: Starter) -> None:
     seen: list[Any] = []
 
@@ -234,7 +293,7 @@ async def test_multistep_example_runs_finalization_in_order(
     commit = next(i for i, line in enumerate(lines) if line.startswith("CommitSolr"))
     unlock = next(i for i, line in enumerate(lines) if line.startswith("UnlockBlog"))
     assert commit < unlock
-    assert "20 posts converted, 24 of 24 jobs done" in lines[commit]
+    assert "20 posts converted, 24 of 26 jobs done" in lines[commit]
     assert sum("tweeted post" in line for line in lines[:commit]) == 4
     assert "is gone: it finished and cleaned up" in out
     assert "done: 26 jobs processed, 0 failed" in out

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import sys
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from redis.asyncio import Redis
@@ -14,7 +15,7 @@ import pace
 from pace.progress import MemoryStore, RedisStore, Tick, jobs
 from tests.support import Starter, wait_for
 
-ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 START = 1_800_000_000.0
 
 
@@ -31,7 +32,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr("pace.progress._now", fake)
+    monkeypatch.setattr("pace.progress._tick.now", fake)
     return fake
 
 
@@ -48,7 +49,8 @@ async def test_the_stored_json_has_every_field_of_the_spec(redis: Redis, clock: 
     assert (entry["percent"], entry["count"], entry["total"]) == (25, 50, 200)
     assert ISO.match(entry["started_at"])
     assert ISO.match(entry["estimated_finished_at"])
-    assert entry["estimated_finished_at"] == "2027-01-15T08:00:40+00:00"  # 4 x 10 s after start
+    # 4 x 10 s after start
+    assert entry["estimated_finished_at"] == "2027-01-15T08:00:40.000000+00:00"
     assert entry["finished_at"] is None
     assert (entry["failed_at"], entry["error"], entry["error_count"]) == (None, None, 0)
     assert (entry["name"], entry["params"]) == ("import", {"file": "a.csv"})
@@ -100,21 +102,58 @@ async def test_eta_is_within_ten_percent_for_a_steady_rate(clock: Clock) -> None
     assert tick.status == "running"
 
 
-async def test_a_total_of_zero_is_done_and_none_is_unknown(clock: Clock) -> None:
-    store = MemoryStore()
+async def test_an_eta_read_back_equals_the_live_one(redis: Redis, clock: Clock) -> None:
+    clock.now = START + 0.95  # late in a second: whole seconds would put the start 0.95 s early
+    store = RedisStore(redis)
+    progress = await pace.Progress("s", total=1000, job_id="late", store=store)
+    for i in range(160):  # a steady 10 a second, to 16%
+        clock.now += 0.1
+        await progress.tick(force=i == 159)
+    live = progress.snapshot().eta
+    read_back = (await jobs("s", store=store))["late"].eta
+    assert live is not None
+    assert read_back is not None
+    assert abs((read_back - live).total_seconds()) < 0.1, (read_back, live)
+    assert abs(live.timestamp() - (START + 0.95 + 1000 * 0.1)) < 0.1
+
+
+async def test_tick_takes_a_whole_number_of_at_least_one(clock: Clock) -> None:
+    progress = await pace.Progress("s", total=100, store=MemoryStore())
+    for bad in (-5, 0, "3", 2.5, True, None):
+        with pytest.raises(pace.ConfigError, match="tick must be a whole number >= 1"):
+            await progress.tick(bad)  # type: ignore[arg-type]
+    assert progress.count == 0
+    await progress.tick(3)
+    assert progress.percent == 3
+
+
+@pytest.mark.parametrize("end", ["complete", "fail"])
+async def test_a_tick_after_the_end_raises(end: str) -> None:
+    progress = await pace.Progress("s", total=10, store=MemoryStore())
+    await (progress.complete() if end == "complete" else progress.fail("stopped"))
+    over = "completed" if end == "complete" else "failed"
+    with pytest.raises(pace.PaceError, match=f"already {over}: no tick after complete"):
+        await progress.tick()
+    with pytest.raises(pace.PaceError, match=over):
+        await progress.tick(force=True)
+
+
+async def test_a_total_of_zero_is_done_and_none_is_unknown(redis: Redis, clock: Clock) -> None:
+    store = RedisStore(redis)
     empty = await pace.Progress("s", total=0, job_id="zero", store=store)
     unknown = await pace.Progress("s", total=None, job_id="unknown", store=store)
     clock.now += 3
     await unknown.tick(7)
     ticks = await jobs("s", store=store)
+    assert ticks["zero"].status == "completed", "nothing to do: done, not started at 100%"
+    assert ticks["zero"].finished_at == ticks["zero"].started_at
+    assert not empty.running
     assert ticks["zero"].percentage == 100
     assert ticks["zero"].eta is None
     assert ticks["unknown"].percentage is None
     assert ticks["unknown"].eta is None
     assert ticks["unknown"].count == 7
     assert ticks["unknown"].status == "running"
-    await empty.complete()
-    assert (await jobs("s", store=store))["zero"].status == "completed"
 
 
 async def test_finished_entries_expire_one_by_one(redis: Redis, clock: Clock) -> None:
@@ -126,10 +165,44 @@ async def test_finished_entries_expire_one_by_one(redis: Redis, clock: Clock) ->
     clock.now += 61
     assert set(await jobs(("team", 1), store=store)) == {"running"}
     assert not await redis.hexists("resque:pace:team:1", "done")
-    assert await redis.ttl("resque:pace:team:1") > 0, "the hash lives on for the running one"
+    assert await redis.pttl("resque:pace:team:1") == -1, "the hash lives on for the running one"
     await running.tick()
     await pace.progress.flush(("team", 1), "running", store=store)
     assert not await redis.exists("resque:pace:team:1")
+
+
+async def test_a_running_entry_lives_as_long_as_it_runs(redis: Redis) -> None:
+    store = RedisStore(redis)
+    key = "resque:pace:team:2"
+    running = await pace.Progress(("team", 2), total=10, job_id="slow", expire=1, store=store)
+    assert await redis.pttl(key) == -1, "no end while it runs, however long between writes"
+    await running.tick(force=True)
+    assert await redis.pttl(key) == -1
+    await running.complete()
+    assert 0 < await redis.pttl(key) <= 1000, "a finished entry: expire seconds from its end"
+
+
+async def test_the_scope_lives_as_long_as_its_longest_lived_entry(redis: Redis) -> None:
+    store = RedisStore(redis)
+    key = "resque:pace:team:3"
+    kept = await pace.Progress(("team", 3), total=1, job_id="kept", expire=3600, store=store)
+    await kept.complete()
+    running = await pace.Progress(("team", 3), total=1, job_id="run", expire=60, store=store)
+    assert await redis.pttl(key) == -1
+    in_two_hours = datetime.now(timezone(timedelta(hours=-5))) + timedelta(hours=2)
+    ruby = {"id": "ruby", "count": 1, "total": 1, "started_at": "2026-11-23 10:00:00 +0000",
+            "expires_at": in_two_hours.strftime("%Y-%m-%d %H:%M:%S %z")}  # fmt: skip
+    await redis.hset(key, "ruby", json.dumps(ruby, separators=(",", ":")))
+    await running.complete()  # the last one running: the hash ends with the latest entry
+    assert 7_190_000 < await redis.pttl(key) <= 7_200_000
+    await redis.hdel(key, "ruby")
+    tricky = {"expires_at": "2000-01-01T00:00:00+00:00"}
+    again = await pace.Progress(("team", 3), total=1, job_id="again", params=tricky, store=store)
+    other = await pace.Progress(("team", 3), total=1, job_id="other", expire=60, store=store)
+    await other.complete()
+    assert await redis.pttl(key) == -1, "'again' still runs, whatever its params hold"
+    await pace.progress.flush(("team", 3), again.job_id, store=store)
+    assert 3_590_000 < await redis.pttl(key) <= 3_600_000, "kept's end, once none runs"
 
 
 async def test_async_with_completes_or_fails(redis: Redis) -> None:
@@ -190,6 +263,22 @@ async def test_the_worker_marks_a_crashed_jobs_progress_failed(
     assert (tick.count, tick.name, tick.params) == (3, "Import", [42])
 
 
+async def test_a_job_failing_after_its_progress_block_closed_is_marked_failed(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    async def handler(job: pace.Job) -> None:
+        async with job.progress("late", total=2) as progress:
+            await progress.tick(2)
+        raise RuntimeError("failed while saving the results")
+
+    job_id = await client.enqueue("q", "Import")
+    await start(["q"], handler)
+    await wait_for(lambda: redis.llen("resque:failed"))
+    tick = (await jobs("late", store=RedisStore(redis)))[job_id]
+    assert (tick.status, tick.finished_at) == ("failed", None)
+    assert tick.error == "RuntimeError: failed while saving the results"
+
+
 async def test_two_jobs_in_one_scope_in_a_worker(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -245,3 +334,33 @@ async def test_the_cli_shows_a_scope_as_bars(redis: Redis, cli_env: dict[str, st
     assert any(
         "Mail bbbbbbbbbbbb" in line and "100.0%" in line and "completed" in line for line in lines
     )
+
+
+async def test_progress_reports_into_a_ruby_apps_progressrus_scope(
+    redis: Redis, redis_url: str
+) -> None:
+    progress = await pace.Progress(
+        ("user", 3421), total=4, job_id="py", prefix="progressrus", redis_url=redis_url
+    )
+    await progress.tick(2, force=True)
+    entry = json.loads(await redis.hget("progressrus:user:3421", "py"))
+    # exactly the keywords of Progressrus.new (lib/progressrus.rb): Ruby raises on any other
+    progressrus_keys = {"name", "id", "scope", "started_at", "completed_at", "failed_at",
+                        "expires_at", "count", "total", "params", "error_count"}  # fmt: skip
+    assert set(entry) == progressrus_keys
+    assert (entry["id"], entry["scope"], entry["count"], entry["total"]) == (
+        "py", ["user", "3421"], 2, 4
+    )
+    await progress.complete()
+    await progress.aclose()
+    ruby = {"name": "rb", "id": "rb", "scope": ["user", "3421"], "count": 5, "total": 10,
+            "started_at": "2026-11-23 10:00:00 -0500", "completed_at": None, "failed_at": None,
+            "expires_at": None, "params": {}, "error_count": 0}  # fmt: skip
+    await redis.hset("progressrus:user:3421", "rb", json.dumps(ruby))
+    ticks = await jobs(("user", 3421), store=RedisStore(redis, prefix="progressrus"))
+    assert (ticks["py"].status, ticks["py"].count) == ("completed", 4)
+    assert (ticks["rb"].status, ticks["rb"].percentage) == ("running", 50.0)
+    assert ticks["rb"].started_at == datetime(2026, 11, 23, 15, tzinfo=UTC)
+    assert not await redis.exists("resque:pace:user:3421")
+    with pytest.raises(pace.ConfigError, match="Progressrus prefix"):
+        RedisStore(redis, prefix="progressrus:")

@@ -362,7 +362,123 @@ async def test_the_cleaner_purges_staged_groups_only(client: pace.Client, redis:
     assert await task.total_job_count() == 1
     await task.delete()
     assert await batch_keys(redis) == []
-    assert await Cleaner(client).cleanup() == CleanSummary([], 0)
+    assert await Cleaner(client).delete_orphans() == CleanSummary([], 0)
+
+
+async def test_groups_stages_and_jobs_exist_until_deleted(client: pace.Client) -> None:
+    async with pace.StagedGroup.within_a_grouping(client=client) as group:
+        kept, dropped = await group.stage(1).enqueue_many("Work", [[1], [2]])
+        await group.stage(2).enqueue_in(60, "Work", 3)  # delayed: in the schedule once started
+        await group.stage(3).enqueue("Work", 4)
+    assert await group.exists()
+    assert [await group.stage(n).exists() for n in (1, 2, 3, 4)] == [True, True, True, False]
+    job = pace.StagedJobHandle(group, 1, dropped)
+    assert await job.exists()
+    assert await job.delete()
+    assert not await job.exists()
+    assert not await job.delete()
+    assert [job.job_id for job in await group.stage(1).jobs()] == [kept]
+    assert (await group.stage(1).counts()).total == 1
+    await group.stage(3).delete()
+    assert not await group.stage(3).exists()
+    assert (await group.state()).total == 2
+    await group.delete()
+    assert not await group.exists()
+    assert not await group.stage(1).exists()
+    assert not await pace.StagedJobHandle(group, 1, kept).exists()
+
+
+async def test_a_stage_initiated_before_its_turn_runs_at_once(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    ran: list[Any] = []
+    release = asyncio.Event()
+
+    async def work(job: pace.Job) -> None:
+        ran.append(job.args[0])
+        if job.args[0] == "early":
+            await release.wait()
+
+    group = await pace.StagedGroup.create(client=client)
+    await group.stage(1).enqueue("Work", "first")
+    await group.stage(2).enqueue("Work", "early")
+    await group.stage(3).enqueue("Work", "third")
+    await start(["stages"], work)
+    await group.stage(2).initiate()
+    await group.stage(2).initiate()  # idempotent
+    await wait_for(lambda: ran == ["early"])
+    await group.stage(2).enqueue("Work", "added")  # a started stage runs what is added at once
+    await wait_for(lambda: ran == ["early", "added"])
+    statuses_now = [await group.stage(n).status() for n in (1, 2, 3)]
+    assert statuses_now == ["pending", "running", "pending"]
+    await asyncio.sleep(0.1)
+    assert ran == ["early", "added"], "the group waits for the stage initiated on its own"
+    release.set()  # once stage 2 is complete, the group starts: stage 1, then stage 3
+    await wait_for(gone(redis, group))
+    assert ran == ["early", "added", "first", "third"]
+
+
+async def test_enqueue_job_runs_a_waiting_job_now_even_out_of_a_retry_delay(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    release = asyncio.Event()
+    ran: list[tuple[str, int]] = []
+
+    async def work(job: pace.Job) -> None:
+        ran.append((job.args[0], job.attempt))
+        if job.args[0] == "hold":
+            await release.wait()
+        if job.args[0] == "flaky" and job.attempt == 1:
+            raise ConnectionError("try again in a minute")
+
+    async with pace.StagedGroup.within_a_grouping(client=client) as group:
+        await group.stage(1).enqueue("Work", "hold")
+        flaky = await group.stage(1).enqueue("Work", "flaky")
+        early = await group.stage(2).enqueue("Work", "early")
+    await start(["stages"], work, retry=RetryPolicy(attempts=2, backoff=60, jitter=0))
+    await wait_for(lambda: len(ran) == 2)
+    flaky_job = pace.StagedJobHandle(group, 1, flaky)
+
+    async def retrying() -> bool:
+        return await statuses(group.stage(1)) == ["running", "pending_re_run"]
+
+    await wait_for(retrying)
+    assert await flaky_job.enqueue_job(), "out of its minute's delay"
+    await wait_for(lambda: ("flaky", 2) in ran)
+    early_job = pace.StagedJobHandle(group, 2, early)  # from outside the job, by ids
+    assert await early_job.set_status_message("sent early by hand")
+    assert await early_job.enqueue_job(), "before its stage's turn"
+    assert not await early_job.enqueue_job(), "queued already"
+    await wait_for(lambda: ("early", 1) in ran)
+    assert await group.stage(1).status() == "running"
+    assert (await early_job.info()).status_message == "sent early by hand"  # type: ignore[union-attr]
+    release.set()
+    await wait_for(gone(redis, group))
+
+
+async def test_enqueue_in_and_at_take_a_queue(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    ran: list[tuple[str, str]] = []
+
+    async def work(job: pace.Job) -> None:
+        ran.append((job.args[0], job.queue))
+
+    async with pace.StagedGroup.within_a_grouping(client=client) as group:
+        await group.stage(1).enqueue_in(0, "Work", "in", queue="mail")
+        await group.stage(1).enqueue_at(time.time() - 1, "Work", "at", queue="mail")
+    assert {job.queue for job in await group.stage(1).jobs()} == {"mail"}
+    await start(["mail"], work)
+    await wait_for(gone(redis, group))
+    assert sorted(ran) == [("at", "mail"), ("in", "mail")]
+
+
+async def test_a_group_never_awaited_or_entered_says_so(client: pace.Client) -> None:
+    group = pace.StagedGroup.within_a_grouping("forgot", client=client)
+    with pytest.raises(pace.PaceError, match=r"never stored: StagedGroup.create\(...\)"):
+        await group.stage(1).enqueue("Work")
+    with pytest.raises(pace.PaceError, match="never stored"):
+        await group.exists()
 
 
 async def test_bad_stage_settings_are_refused(client: pace.Client) -> None:

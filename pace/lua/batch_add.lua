@@ -20,7 +20,7 @@ for i = 8, #ARGV, 4 do
   local job, delay, entry = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   redis.call('HSET', b .. ':info', job, ARGV[i + 3])
   redis.call('RPUSH', ids, job)
-  if n <= current then
+  if started(b, n, current) then
     place(entry, delay)
     redis.call('HSET', b .. ':jobs', job, 'queued')
   else

@@ -5,9 +5,8 @@
 init()
 local b = ctx.batch .. ARGV[3]
 if not found(ARGV[3], ARGV[4]) then return 0 end
-if ARGV[5] == 'initiate' and redis.call('HGET', b, 'stage') == '0' then
-  redis.call('HSET', b, 'stage', 1, 'sealed', 1)
-  start_stage(ARGV[3], 1)
+if ARGV[5] == 'initiate' then
+  initiate(ARGV[3])
 else
   redis.call('HSET', b, 'sealed', 1)
 end

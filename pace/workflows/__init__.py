@@ -5,6 +5,8 @@
 - :mod:`pace.workflows.handle`: what the two kinds share (a connection, their batch).
 - :mod:`pace.workflows.multistep`: :class:`pace.MultiStepTask` (resque-multi-step).
 - :mod:`pace.workflows.stages`: :class:`pace.StagedGroup` (resque-stages).
+- :mod:`pace.workflows.rebuild`: staged groups rebuilt around orphaned jobs
+  (``Cleaner.cleanup_jobs``).
 
 A job of a workflow settles in the worker through the same scripts as any other job
 (``pace/lua/ack.lua``, ``fail.lua``, ``retry.lua``), which also record it in its batch.

@@ -44,7 +44,17 @@ from pace.errors import ConfigError, NoSuchBatch, PaceError, StageComplete
 from pace.keys import Keys
 from pace.lua import script
 from pace.queues import check_queue_name
-from pace.wire import BATCH_FIELD, STAGE_FIELD, encode, new_job, utcnow
+from pace.wire import (
+    BATCH_FIELD,
+    ID_FIELD,
+    STAGE_FIELD,
+    batch_of,
+    encode,
+    loads,
+    new_job,
+    split_entry,
+    utcnow,
+)
 from pace.workflows.model import (
     BatchJob,
     BatchState,
@@ -56,7 +66,7 @@ from pace.workflows.model import (
     check_stage,
 )
 
-__all__ = ["Batch", "CleanSummary", "batch_ids", "clean"]
+__all__ = ["Batch", "CleanSummary", "batch_ids", "batch_keys", "clean"]
 
 _ATTEMPTS = 20  # reads of the stage count when adding a new last stage races another
 
@@ -200,8 +210,10 @@ class Batch:
         return bool(await self._run("delete", self.kind or ""))
 
     async def exists(self) -> bool:
-        """True while the batch exists (complete ones kept for their failures included)."""
-        return bool(await self.redis.exists(self.keys.batch(self.batch_id)))
+        """True while the batch exists (complete ones kept for their failures included), and
+        is of this handle's kind."""
+        kind = await self.redis.hget(self.keys.batch(self.batch_id), "kind")
+        return kind is not None and self.kind in (None, text(kind))
 
     async def state(self) -> BatchState:
         """The batch's hash. Raises the ``missing`` error once it is gone."""
@@ -244,11 +256,51 @@ class Batch:
             return None
         return batch_job(job_id, None, info, status, message)
 
+    async def initiate_stage(self, stage: int) -> None:
+        """Start ``stage`` now, before its turn (see ``pace/lua/batch_stage.lua``)."""
+        if not await self._run("stage", self.kind or "", check_stage(stage), "initiate"):
+            raise self.missing(self.batch_id)
+
+    async def delete_stage(self, stage: int) -> None:
+        """Take every job out of ``stage`` (and out of the counts); an empty stage completes."""
+        if not await self._run("stage", self.kind or "", check_stage(stage), "delete"):
+            raise self.missing(self.batch_id)
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Take a job out of the batch and its counts; False if the batch or job is unknown.
+        A job already in a queue or the schedule still runs, as a plain job."""
+        return bool(await self._run("job", self.kind or "", job_id, "delete"))
+
+    async def enqueue_job(self, job_id: str) -> bool:
+        """Put a job in its queue now: one waiting for its stage, or one in the schedule (a
+        retry's delay, a delayed job). False if it was not waiting (or is unknown)."""
+        match = f'*"{ID_FIELD}":"{_glob_escape(job_id)}"*'
+        entries = [
+            entry
+            async for entry, _due in self.redis.zscan_iter(self.keys.schedule, match=match)
+            if _is_member(entry, self.batch_id, job_id)
+        ]
+        return bool(await self._run("job", self.kind or "", job_id, "enqueue", *entries))
+
     async def set_message(self, job_id: str, message: str) -> bool:
         """Set a job's status message; False if the batch or the job is unknown."""
         if not isinstance(message, str):
             raise ConfigError(f"a status message is a string, got {message!r}")
         return bool(await self._run("message", self.kind or "", job_id, message))
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def _is_member(entry: bytes, batch_id: str, job_id: str) -> bool:
+    """True if the schedule entry ``queue:payload`` is job ``job_id`` of batch ``batch_id``."""
+    try:
+        payload = loads(split_entry(entry)[1])
+    except ValueError:
+        return False
+    member = batch_of(payload) if isinstance(payload, dict) else None
+    return member is not None and member[:2] == (batch_id, job_id)
 
 
 async def batch_ids(redis: Redis, keys: Keys, kind: str | None = None) -> list[str]:
@@ -290,6 +342,16 @@ class CleanSummary:
     """Keys removed that belonged to no batch any more (and index entries dropped)."""
 
 
+async def batch_keys(redis: Redis, keys: Keys, count: int = 500) -> dict[str, list[str]]:
+    """Every key under ``<ns>:pace:batch:``, by batch id, found with ``SCAN``."""
+    found: dict[str, list[str]] = {}
+    prefix = keys.batch_prefix
+    async for raw in redis.scan_iter(match=f"{prefix}*", count=count):
+        name = text(raw)
+        found.setdefault(name[len(prefix) :].partition(":")[0], []).append(name)
+    return found
+
+
 async def clean(
     redis: Redis, keys: Keys, *, purge: str | None = None, count: int = 500
 ) -> CleanSummary:
@@ -299,11 +361,7 @@ async def clean(
     Walks ``<ns>:pace:batch:*`` with ``SCAN`` (never ``KEYS``); each batch is checked and
     cleaned in one script, so a batch created meanwhile is never touched.
     """
-    found: dict[str, list[str]] = {}
-    prefix = keys.batch_prefix
-    async for raw in redis.scan_iter(match=f"{prefix}*", count=count):
-        name = text(raw)
-        found.setdefault(name[len(prefix) :].partition(":")[0], []).append(name)
+    found = await batch_keys(redis, keys, count)
     for indexed in cast("list[bytes]", await redis.zrange(keys.batches, 0, -1)):
         found.setdefault(text(indexed), [])
     deleted: list[str] = []

@@ -114,21 +114,33 @@ class BatchState:
     """Its jobs' queue (unless added with another)."""
     expire: float
     total: int
+    """Jobs added, every stage."""
     completed: int
+    """Jobs that succeeded, every stage."""
     failed: int
+    """Jobs failed now (a requeued one leaves this count when it runs again)."""
     stage_counts: dict[int, StageCounts] = field(default_factory=dict)
     owns_queue: bool = False
     """True for a multi-step task: its queue goes with it."""
+    failures: int = 0
+    """Every failure of a job of the batch, requeued ones' included (it never goes down)."""
+    started_early: frozenset[int] = frozenset()
+    """Stages initiated on their own, before their turn (``Stage.initiate``)."""
 
     def counts(self, stage: int) -> StageCounts:
         """The counters of ``stage`` (zeros for a stage without jobs)."""
         return self.stage_counts.get(stage, StageCounts())
 
     def stage_status(self, stage: int) -> StageStatus:
-        """``pending`` (not started), ``running`` or ``complete``."""
+        """``pending`` (not started), ``running`` or ``complete``. A stage initiated before
+        its turn runs, and is complete once its jobs are done."""
         if self.complete or stage < self.stage:
             return "complete"
-        return "running" if stage == self.stage else "pending"
+        if stage == self.stage:
+            return "running"
+        if stage in self.started_early:
+            return "complete" if self.counts(stage).settled else "running"
+        return "pending"
 
     @classmethod
     def from_hash(cls, batch_id: str, raw: Mapping[Any, Any]) -> BatchState:
@@ -162,6 +174,8 @@ class BatchState:
                 for n, c in sorted(counts.items())
             },
             owns_queue=fields.get("owns_queue") == "1",
+            failures=int(fields.get("failures", 0)),
+            started_early=frozenset(n for n, c in counts.items() if c.get("started")),
         )
 
 

@@ -61,7 +61,8 @@ class MultiStepTask(BatchHandle):
             await task.add_jobs("ImportRow", [[row] for row in range(1000)])
             await task.add_finalization_job("Summarize")
         task = await pace.MultiStepTask.find(task.task_id, client=client)
-        print(await task.completed_count(), "of", await task.total_job_count())
+        done, total = await task.completed_count(), await task.total_job_count()
+        print(f"{100 * done / total:.0f}%")   # 100% only once finalization ran
 
     Args:
         task_id: the task's id (its queue's name).
@@ -109,6 +110,7 @@ class MultiStepTask(BatchHandle):
         name = "" if slug is None else str(slug)
         task = cls(_task_id(name), client=client, redis_url=redis_url, namespace=namespace)
         task._new = (name or "multi-step-task", check_expire(expire))
+        task._unstored = "MultiStepTask.create(...)"
         return task
 
     @classmethod
@@ -139,12 +141,12 @@ class MultiStepTask(BatchHandle):
     async def _store(self) -> Self:
         if self._new is not None:
             name, expire = self._new
-            while not await (await self._get()).create(
+            while not await (await self._handle()).create(
                 kind="multistep", name=name, on_failure="stop", expire=expire,
                 queue=self.task_id, owns_queue=True, stage=1,
             ):  # fmt: skip
                 self.task_id, self._batch = _task_id(name), None  # the suffix was taken
-            self._new = None
+            self._new = self._unstored = None
             self._created = True
         return self
 
@@ -180,21 +182,33 @@ class MultiStepTask(BatchHandle):
         are done already). Idempotent; ``async with`` calls it."""
         await (await self._get()).seal()
 
-    async def completed_count(self) -> int:
-        """Normal jobs that succeeded."""
-        return (await self.state()).counts(1).completed
-
-    async def failed_count(self) -> int:
-        """Normal jobs that failed (and were not requeued since)."""
-        return (await self.state()).counts(1).failed
+    # The counts are resque-multi-step's (lib/resque/plugins/multi_step_task.rb), so its
+    # percentage, completed_count / total_job_count, reaches 100% only once finalization ran.
 
     async def total_job_count(self) -> int:
-        """Normal jobs added so far."""
+        """Jobs added so far, normal and finalization jobs: ``normal_job_count() +
+        finalize_job_count()``."""
+        return (await self.state()).total
+
+    async def normal_job_count(self) -> int:
+        """Normal jobs added so far (:meth:`add_job`)."""
         return (await self.state()).counts(1).total
 
     async def finalize_job_count(self) -> int:
-        """Finalization jobs added so far."""
-        return max((await self.state()).stages - 1, 0)
+        """Finalization jobs added so far (:meth:`add_finalization_job`)."""
+        state = await self.state()
+        return state.total - state.counts(1).total
+
+    async def completed_count(self) -> int:
+        """Jobs that succeeded, normal and finalization jobs (a requeued job once it
+        succeeds)."""
+        return (await self.state()).completed
+
+    async def failed_count(self) -> int:
+        """How many times a job of the task failed (a failure record was stored), normal and
+        finalization jobs alike. As in the gem it never goes down: a failed job requeued and
+        successful still counts. (A retry that is only scheduled is not a failure.)"""
+        return (await self.state()).failures
 
     async def finalizable(self) -> bool:
         """True once sealed (:meth:`finalize`)."""

@@ -48,6 +48,7 @@ from pace.workflows.model import (
     check_stage,
     due_delay,
 )
+from pace.workflows.rebuild import rebuild
 
 __all__ = ["DEFAULT_QUEUE", "Cleaner", "Stage", "StagedGroup", "StagedJobHandle"]
 
@@ -131,6 +132,7 @@ class StagedGroup(BatchHandle):
         )
         group.description = description or group.group_id
         group._new = (on_failure, check_expire(expire))
+        group._unstored = "StagedGroup.create(...)"
         return group
 
     create = within_a_grouping
@@ -203,13 +205,13 @@ class StagedGroup(BatchHandle):
     async def _store(self) -> Self:
         if self._new is not None:
             on_failure, expire = self._new
-            batch = await self._get()
+            batch = await self._handle()
             await batch.create(
                 kind="staged", name=self.description, on_failure=on_failure, expire=expire,
                 stage=0, queue=self.queue,
             )  # fmt: skip
             self._load(await batch.state())
-            self._new = None
+            self._new = self._unstored = None
             self._created = True
         return self
 
@@ -244,6 +246,7 @@ class Stage:
         await stage.enqueue("Resize", 640)            # on the group's queue
         await stage.enqueue_to("images", "Resize", 1280)
         await stage.enqueue_in(30, "Notify")          # 30 s after the stage starts
+        await stage.enqueue_in(30, "Notify", queue="mail")
         print(await stage.status(), await stage.counts())
     """
 
@@ -273,17 +276,24 @@ class Stage:
         queue = queue or await self.group._queue()
         return await self._add([NewJob(class_name, args, queue) for args in args_list])
 
-    async def enqueue_in(self, seconds: float, class_name: str, *args: Any) -> str:
+    async def enqueue_in(
+        self, seconds: float, class_name: str, *args: Any, queue: str | None = None
+    ) -> str:
         """Add a job that runs ``seconds`` after the stage starts (from now, if it is
-        running). Its stage waits for it."""
-        job = NewJob(class_name, args, await self.group._queue(), due_delay(seconds=seconds))
-        (job_id,) = await self._add([job])
-        return job_id
+        running), on ``queue`` (default: the group's). Its stage waits for it."""
+        return await self._delayed(due_delay(seconds=seconds), class_name, args, queue)
 
-    async def enqueue_at(self, when: datetime | float, class_name: str, *args: Any) -> str:
+    async def enqueue_at(
+        self, when: datetime | float, class_name: str, *args: Any, queue: str | None = None
+    ) -> str:
         """Add a job that runs at ``when`` (an aware datetime, or Unix seconds), or when the
-        stage starts if that is later."""
-        job = NewJob(class_name, args, await self.group._queue(), due_delay(at=when))
+        stage starts if that is later, on ``queue`` (default: the group's)."""
+        return await self._delayed(due_delay(at=when), class_name, args, queue)
+
+    async def _delayed(
+        self, delay: str, class_name: str, args: Sequence[Any], queue: str | None
+    ) -> str:
+        job = NewJob(class_name, args, queue or await self.group._queue(), delay)
         (job_id,) = await self._add([job])
         return job_id
 
@@ -303,12 +313,38 @@ class Stage:
         """How many jobs were added to the stage."""
         return (await self.counts()).total
 
+    async def exists(self) -> bool:
+        """True while the stage has jobs (resque-stages' ``!blank?``)."""
+        try:
+            return (await self.counts()).total > 0
+        except NoSuchBatch:
+            return False
+
+    async def initiate(self) -> None:
+        """Start this stage now, before its turn: its waiting jobs are enqueued (delayed ones
+        counted from now), and jobs added to it later run at once. The group still reaches
+        it in order and waits there for what is left of it; a group not initiated yet starts
+        once this stage is complete (as in resque-stages). A stage already running or
+        complete is left alone."""
+        await (await self.group._get()).initiate_stage(self.number)
+
+    async def delete(self) -> None:
+        """Take every job out of this stage and its counts (jobs already in a queue or the
+        schedule still run, as plain jobs); the empty stage completes."""
+        await (await self.group._get()).delete_stage(self.number)
+
     def __repr__(self) -> str:
         return f"<Stage {self.number} of {self.group.group_id}>"
 
 
 class StagedJobHandle:
-    """``job.staged``: a running job as part of its group.
+    """A job of a group (resque-stages' ``StagedJob``): ``job.staged`` in a handler, or made
+    from ids anywhere, to set its status message from outside the job, say.
+
+    ``job.staged`` of a multi-step task's job is one too: its job methods (status message,
+    :meth:`info`, :meth:`exists`, :meth:`delete`, :meth:`enqueue_job`) work on its task;
+    its ``group`` and ``stage`` are a staged group's only (they raise
+    :class:`pace.NoSuchStagedGroup`).
 
     Example::
 
@@ -316,6 +352,10 @@ class StagedJobHandle:
             await job.staged.set_status_message("step 1 of 3")
             await job.staged.stage.enqueue("MoreWork", 1)     # its own stage waits for it
             await job.staged.group.stage(job.staged.stage.number + 1).enqueue("Later")
+
+        # from outside the job (a web request, say), by ids (BatchJob.job_id, BatchJob.stage)
+        group = pace.StagedGroup(group_id, client=client)
+        await pace.StagedJobHandle(group, 1, job_id).set_status_message("cancelled by Ann")
     """
 
     __slots__ = ("group", "job_id", "stage")
@@ -325,14 +365,32 @@ class StagedJobHandle:
         self.stage = Stage(group, stage)
         self.job_id = job_id
 
+    async def _batch(self) -> Batch:
+        return await self.group._any_kind()
+
     async def set_status_message(self, message: str) -> bool:
         """Set the job's status message (a Redis write, hence a method, not a property
         setter). False if its group is gone."""
-        return await (await self.group._get()).set_message(self.job_id, message)
+        return await (await self._batch()).set_message(self.job_id, message)
 
     async def info(self) -> BatchJob | None:
         """The job as :meth:`Stage.jobs` lists it; ``None`` if its group is gone."""
-        return await (await self.group._get()).job(self.job_id)
+        return await (await self._batch()).job(self.job_id)
+
+    async def exists(self) -> bool:
+        """True while the job is in its group (resque-stages' ``!blank?``)."""
+        return await self.info() is not None
+
+    async def delete(self) -> bool:
+        """Take the job out of its group and its stage's counts; False if it was not there.
+        If it is in a queue or the schedule already, it still runs, as a plain job."""
+        return await (await self._batch()).delete_job(self.job_id)
+
+    async def enqueue_job(self) -> bool:
+        """Put the job in its queue now: one waiting for its stage, or one in the schedule
+        (a retry's delay, ``enqueue_in``). False if it was not waiting: queued, running or
+        done (or gone)."""
+        return await (await self._batch()).enqueue_job(self.job_id)
 
     async def status_message(self) -> str | None:
         """The job's status message, if any."""
@@ -346,8 +404,9 @@ class Cleaner:
     Example::
 
         async with pace.Client() as client:
-            print(await Cleaner(client).cleanup())    # orphans only
-            await Cleaner(client).purge_all()          # every staged group
+            print(await Cleaner(client).cleanup_jobs())    # groups rebuilt around orphans
+            print(await Cleaner(client).delete_orphans())  # what cannot be rebuilt
+            await Cleaner(client).purge_all()               # every staged group
     """
 
     __slots__ = ("client",)
@@ -360,7 +419,16 @@ class Cleaner:
         orphan."""
         return await clean(await self.client.redis(), self.client.keys, purge="staged")
 
-    async def cleanup(self) -> CleanSummary:
-        """Remove orphans of every kind of batch: keys of a batch whose hash is gone (an
-        expired or half-deleted one) and index entries of batches that no longer exist."""
+    async def cleanup_jobs(self) -> list[str]:
+        """resque-stages' ``cleanup_jobs``: give orphaned staged jobs a group again. Where a
+        group's hash is gone (deleted by hand, evicted, or expired before its other keys) but
+        its jobs' details remain, the group is rebuilt around them, under its id (so its jobs
+        still in queues count in it): see :func:`pace.workflows.rebuild.rebuild`. Returns
+        the ids of the groups rebuilt."""
+        return await rebuild(await self.client.redis(), self.client.keys)
+
+    async def delete_orphans(self) -> CleanSummary:
+        """Delete orphans of every kind of batch: keys of a batch whose hash is gone (an
+        expired or half-deleted one) and index entries of batches that no longer exist. Run
+        :meth:`cleanup_jobs` first to keep the staged jobs among them."""
         return await clean(await self.client.redis(), self.client.keys)

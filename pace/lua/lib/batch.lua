@@ -12,7 +12,9 @@
 -- only then can the current stage complete), on_failure ('continue' or 'stop'), expire (ms
 -- a batch with failures is kept), queue (its jobs' queue), owns_queue ('1' for a multi-step
 -- task: the queue is its own), complete and blocked flags, and counters: total, completed,
--- failed, and per stage s<n>:total, s<n>:completed, s<n>:failed.
+-- failed (jobs failed now), failures (every failure ever, requeued jobs' included), and per
+-- stage s<n>:total, s<n>:completed, s<n>:failed (and s<n>:started once a stage was initiated
+-- on its own, before its turn).
 
 local ctx = {}
 local function init()
@@ -84,6 +86,14 @@ local function start_stage(id, n)
   redis.call('DEL', pending)
 end
 
+-- A staged group not initiated yet starts its stage 1 (it goes on as any batch).
+local function initiate(id)
+  local b = ctx.batch .. id
+  if redis.call('HGET', b, 'stage') ~= '0' then return end
+  redis.call('HSET', b, 'stage', 1, 'sealed', 1)
+  start_stage(id, 1)
+end
+
 -- While the current stage is sealed and settled (and not held by a failure under 'stop'),
 -- complete it and start the next; after the last, the batch is complete: deleted, or kept
 -- for 'expire' ms if any job failed. A batch held by a failure expires likewise.
@@ -150,19 +160,42 @@ local function transition(id, job, stage, outcome)
     count(b, stage, 'completed', 1)
   elseif outcome == 'failed' then
     count(b, stage, 'failed', 1)
+    redis.call('HINCRBY', b, 'failures', 1)
   end
   return true
 end
 
--- Store a job's outcome in its batch (nothing for a job of no batch: id ''), then advance
--- the batch (or delete a kept batch once every job of it succeeded, requeued ones included).
-local function settle(id, job, stage, outcome)
-  if id == '' or not transition(id, job, stage, outcome) then return end
-  local b = ctx.batch .. id
-  local h = redis.call('HMGET', b, 'complete', 'total', 'completed')
+-- After a change of a batch's jobs: advance it, or delete a kept (complete) batch once every
+-- job of it succeeded, requeued ones included.
+local function changed(id)
+  local h = redis.call('HMGET', ctx.batch .. id, 'complete', 'total', 'completed')
   if h[1] ~= '1' then
     advance(id)
   elseif h[2] == h[3] then
     drop(id)
   end
+end
+
+-- True once stage n is running or complete: its turn came, or it was initiated on its own.
+local function started(b, n, current)
+  return n <= current or redis.call('HGET', b, 's' .. n .. ':started') == '1'
+end
+
+-- Once a stage initiated on its own is complete, its group starts if it had not (as in
+-- resque-stages, where a completed stage initiates its group's next stage).
+local function early_done(id, n)
+  local s = 's' .. n .. ':'
+  local h = redis.call('HMGET', ctx.batch .. id, 'stage', s .. 'started', s .. 'total',
+    s .. 'completed', s .. 'failed')
+  if h[1] == '0' and h[2] == '1'
+    and tonumber(h[4] or '0') + tonumber(h[5] or '0') >= tonumber(h[3] or '0') then
+    initiate(id)
+  end
+end
+
+-- Store a job's outcome in its batch (nothing for a job of no batch: id ''), then see to it.
+local function settle(id, job, stage, outcome)
+  if id == '' or not transition(id, job, stage, outcome) then return end
+  early_done(id, stage)
+  changed(id)
 end
