@@ -307,8 +307,9 @@ class Worker:
         )
         loops: list[asyncio.Task[None]] = []
         try:
-            await registration.register(self.dead_after)
-            await housekeeping.prepare()  # dead workers' jobs first; fleet pauses followed
+            # Redis going away now is an outage like any other: logged once, waited out
+            await self._outage.until_done(registration.register, self.dead_after)
+            await self._outage.until_done(housekeeping.prepare)  # dead workers' jobs first
             with self._signals():
                 loops.append(asyncio.create_task(self._fetch_loop(), name="pace-fetch"))
                 loops += housekeeping.start()
