@@ -1,12 +1,13 @@
 """The worker: takes Resque jobs from Redis queues and runs a coroutine for each.
 
-The loop reads in one screen: :meth:`Worker._fetch_loop` moves a batch of jobs from the
-queues (highest priority first) into the worker's in-flight list in one Lua call,
-:meth:`Worker._dispatch` starts a task per job, :meth:`Worker._run` runs it and hands the
-outcome to :mod:`pace.worker.settle`, which stores it (that is what takes the job out of the
-in-flight list). The background loops are in :mod:`pace.worker.housekeeping`. Signals only
-request a stop or a pause; shutdown stops fetching, drains within a grace period, then cancels
-the rest and puts their jobs back at the head of their queues.
+The loop reads in one screen: :meth:`Worker._fetch_loop` stores the successes since its last
+round trip and moves a batch of jobs from the queues (highest priority first) into the
+worker's lanes, in one round trip (:meth:`Worker._exchange`); :meth:`Worker._dispatch` hands
+them to a fixed pool of ``concurrency`` consumers (:meth:`Worker._consume`), which run them
+(:meth:`Worker._run`) and hand each outcome to :mod:`pace.worker.settle`. The background loops
+are in :mod:`pace.worker.housekeeping`. Signals only request a stop or a pause; shutdown stops
+fetching, drains within a grace period, then cancels the rest and puts their jobs back at the
+head of their queues.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import signal
 import socket
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from typing import Any, ClassVar
@@ -37,9 +39,8 @@ from pace.limiter import RateLimit
 from pace.metrics import WorkerMetrics
 from pace.queues import QueueSelector
 from pace.retry import RetryPolicy
-from pace.wire import entry_of
 from pace.worker.housekeeping import Housekeeping
-from pace.worker.inflight import InFlight
+from pace.worker.inflight import InFlight, Ref, Taken
 from pace.worker.registration import Registration
 from pace.worker.runtime import SignalHandlers, cancel_all, resolver, unless_cancelled
 from pace.worker.settle import OUTAGE_ERRORS, Outage, Settler
@@ -128,8 +129,12 @@ class Worker:
         self._outage = Outage(self._chain)
         self._redis_url = redis_url
         self._redis = redis
-        self._running: dict[Job, asyncio.Task[None]] = {}
-        self._interrupted: dict[Job, bytes] = {}  # job -> its in-flight entry
+        self._running: dict[Job, asyncio.Task[None]] = {}  # job -> the consumer running it
+        self._interrupted: dict[Job, Ref] = {}  # cancelled by a stop: back to their queues
+        self._consumers: list[asyncio.Task[None]] = []
+        self._idle: deque[asyncio.Future[None]] = deque()  # consumers waiting for jobs
+        self._ready: deque[Taken] = deque()  # jobs fetched, not started yet
+        self._holding = 0  # jobs handed to consumers, not finished
         self._storing: set[Job] = set()  # handler ended: its outcome is being stored
         self._paused_until: float | None = None
         self._stop_grace: float | None = None
@@ -310,6 +315,10 @@ class Worker:
             await registration.register(self.dead_after)
             await housekeeping.prepare()  # dead workers' jobs first; fleet pauses followed
             with self._signals():
+                self._consumers = [
+                    asyncio.create_task(self._consume(), name="pace-consumer")
+                    for _ in range(self.concurrency)
+                ]
                 loops.append(asyncio.create_task(self._fetch_loop(), name="pace-fetch"))
                 loops += housekeeping.start()
                 logger.info("worker %s started", self.id)
@@ -350,9 +359,13 @@ class Worker:
     async def _drain(self, timeout: float | None) -> None:
         """Wait up to ``timeout`` for jobs in flight, cancel the rest, and put those back at the
         head of their queues in the order they were taken; then store the last successes."""
-        if self._running:
-            order = list(self._running)
-            _done, pending = await asyncio.wait(list(self._running.values()), timeout=timeout)
+        for waiter in self._idle:  # idle consumers end; busy ones after their jobs
+            if not waiter.done():
+                waiter.set_result(None)
+        self._idle.clear()
+        busy = [consumer for consumer in self._consumers if not consumer.done()]
+        if busy:
+            _done, pending = await asyncio.wait(busy, timeout=timeout)
             if pending:
                 # Cancel the handlers still running. A job whose handler has ended is storing
                 # its outcome: let that finish (bounded: if Redis is away, release() requeues).
@@ -362,10 +375,12 @@ class Worker:
                 if ended:
                     await asyncio.wait(ended, timeout=5)
                     await cancel_all(ended, timeout=1)
-            interrupted = [self._interrupted[job] for job in order if job in self._interrupted]
-            self._interrupted.clear()
-            with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
-                await self._inflight.requeue(interrupted)
+        refs = [*self._interrupted.values(), *(taken.ref for taken in self._ready)]
+        refs.sort(key=lambda ref: (ref[0].number, ref[1]))  # the order they were taken
+        self._interrupted.clear()
+        self._ready.clear()
+        with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
+            await self._inflight.requeue(refs)
         await self._settler.flush(timeout=5)  # bounded: if Redis is away, release() requeues
 
     def _signals(self) -> SignalHandlers:
@@ -385,25 +400,27 @@ class Worker:
         refreshed = -math.inf
         while not self._stopping:
             try:
-                if self.paused:
-                    if self.limit is not None:
-                        self.limit.restart()  # no burst when the pause ends
-                    await self._nap(self._pause_left())
+                if self.paused and self.limit is not None:
+                    self.limit.restart()  # no burst when the pause ends
+                if self._ready and self.paused:  # fetched just before a pause
+                    await self._put_back()
+                room = self._room()
+                if not room and not self._settler.pending:  # a job that finishes wakes it
+                    await self._nap(self._pause_left() if self.paused else _MAX_IDLE)
                     continue
-                if self._busy():  # a job that finishes wakes it
-                    await self._nap(_MAX_IDLE)
-                    continue
-                if self.queues.dynamic and (idle or time.monotonic() - refreshed > _REFRESH_QUEUES):
+                if room and self.queues.dynamic and (
+                    idle or time.monotonic() - refreshed > _REFRESH_QUEUES
+                ):
                     await self._refresh_queues()
                     refreshed = time.monotonic()
                 try:
-                    fetched = await self._fetch()
-                    if fetched:
-                        idle = 0.0
-                        await self._dispatch(fetched)
+                    taken = await self._exchange(room)
+                    self._dispatch(taken)
                 finally:
                     self._critical = False  # every job fetched is dispatched (or put back)
-                if not fetched and not self._stopping:
+                if taken:
+                    idle = 0.0
+                elif room and not self._stopping:
                     idle = min(max(idle * 2, 0.005), _MAX_IDLE)
                     await self._nap(idle)
             except Exception as exc:
@@ -412,33 +429,61 @@ class Worker:
                     await self._outage.down(exc)
                 else:
                     logger.exception("fetching jobs failed; retrying")
+                    self._settler.drop(exc)
                     await self._fire("error", None, exc)
                 idle = min(max(idle * 2, 0.1), 2.0)
                 await self._nap(idle)
 
-    async def _fetch(self) -> list[tuple[str, bytes, int]]:
-        """Take up to as many jobs as there is room (and rate) for. In burst mode, an empty
-        fetch with nothing in flight before it stops the worker (a job that settles while the
-        fetch runs may have enqueued more: a workflow's next stage)."""
-        wanted = min(self.concurrency - len(self._running), self.batch_size)
-        if self.limit is not None:
+    async def _exchange(self, room: int) -> list[Taken]:
+        """Store the successes since the last call and take up to as many jobs as there is
+        room (and rate) for, in one round trip. In burst mode, an empty fetch with nothing in
+        flight before it stops the worker (a job that settles while the fetch runs may have
+        enqueued more: a workflow's next stage)."""
+        wanted = room
+        if wanted and self.limit is not None:
             waiting = time.monotonic()
             wanted = await self.limit.take(wanted)
             self.metrics.rate_limit_wait += time.monotonic() - waiting
         settled_before = not self._in_flight
         self._critical = True  # from here on jobs may be in hand: a stop waits for them
-        fetched = await self._inflight.fetch(self._fetch_keys, self._fetch_names, wanted)
+        taken = await self._settler.exchange(await self._allot(wanted) if wanted else {})
         self._outage.up()
-        if fetched and self.limit is not None:
-            await self.limit.admit(len(fetched))
-        if fetched and (self.paused or self.stopping):  # paused or stopped meanwhile
-            entries = [entry_of(queue, raw) for queue, raw, _ in fetched]
-            await self._outage.until_done(self._inflight.requeue, entries)
+        if taken is None:  # an exchange sent again, that had taken nothing
             return []
-        if not fetched and self.burst and settled_before and not self._in_flight:
+        if taken and self.limit is not None:
+            await self.limit.admit(len(taken))
+        if taken and (self.paused or self.stopping):  # paused or stopped meanwhile
+            await self._outage.until_done(self._inflight.requeue, [t.ref for t in taken])
+            return []
+        if room and not taken and self.burst and settled_before and not self._in_flight:
             logger.info("queues are empty; burst mode stops the worker")
             self.request_stop(None)
-        return fetched
+        return taken
+
+    async def _put_back(self) -> None:
+        """Put the jobs fetched and not started back at the head of their queues."""
+        refs = [taken.ref for taken in self._ready]
+        self._ready.clear()
+        self._holding -= len(refs)
+        await self._outage.until_done(self._inflight.requeue, refs)
+
+    async def _allot(self, wanted: int) -> dict[str, int]:
+        """How many jobs to take from each queue: all from the first when there is one; else
+        by the queues' lengths, highest priority first (one round trip: LLEN of each)."""
+        names = self._fetch_names
+        if len(names) < 2:
+            return dict.fromkeys(names, wanted)
+        assert self._redis is not None
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in self._fetch_keys:
+                pipe.llen(key)
+            lengths: list[int] = await pipe.execute()
+        allotted = {}
+        for name, length in zip(names, lengths, strict=True):
+            if length and wanted:
+                allotted[name] = min(length, wanted)
+                wanted -= allotted[name]
+        return allotted
 
     async def _refresh_queues(self) -> None:
         assert self._redis is not None
@@ -452,25 +497,49 @@ class Worker:
             self._fetch_names = names
             self._fetch_keys = [self.keys.queue(name) for name in names]
 
-    async def _dispatch(self, fetched: list[tuple[str, bytes, int]]) -> None:
-        """Start a task per job; a payload that is no job, or a job whose workers kept dying,
-        is failed instead."""
-        now = time.time()
-        for queue, raw, recoveries in fetched:
-            entry = entry_of(queue, raw)
-            try:
-                job = decode(raw, queue, self)
-            except InvalidPayload as exc:
-                await self._settler.fail(queue, raw, None, entry, exc)
-                continue
-            if recoveries >= self.max_recoveries:
-                poison = PoisonJob(f"{recoveries} workers died running this job; not run again")
-                await self._settler.fail(queue, raw, job.payload, entry, poison)
-                continue
-            job.started_at = now
-            self._running[job] = asyncio.create_task(self._run(job, entry))
+    def _dispatch(self, taken: list[Taken]) -> None:
+        """Hand the jobs to the consumers: wake as many as there are jobs."""
+        self._holding += len(taken)
+        self._ready += taken
+        for _ in range(min(len(taken), len(self._idle))):
+            self._idle.popleft().set_result(None)
 
-    async def _run(self, job: Job, entry: bytes) -> None:
+    async def _consume(self) -> None:
+        """One of ``concurrency`` consumers: runs jobs fetched, one at a time, while the
+        worker is neither paused (the fetcher puts them back) nor stopping."""
+        loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
+        assert me is not None
+        while not self._stopping:
+            if self._ready and not self.paused:
+                try:
+                    await self._start(self._ready.popleft(), me)
+                finally:
+                    self._holding -= 1
+                    self.wake()
+            else:
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._idle.append(waiter)
+                await waiter
+
+    async def _start(self, taken: Taken, me: asyncio.Task[None]) -> None:
+        """Run a fetched job; a payload that is no job, or a job whose workers kept dying, is
+        failed instead."""
+        queue, raw, ref = taken.queue, taken.raw, taken.ref
+        try:
+            job = decode(raw, queue, self)
+        except InvalidPayload as exc:
+            await self._settler.fail(queue, raw, None, ref, exc)
+            return
+        if taken.recoveries >= self.max_recoveries:
+            poison = PoisonJob(f"{taken.recoveries} workers died running this job; not run again")
+            await self._settler.fail(queue, raw, job.payload, ref, poison)
+            return
+        job.started_at = time.time()
+        self._running[job] = me
+        await self._run(job, ref)
+
+    async def _run(self, job: Job, ref: Ref) -> None:
         current.set(job)
         try:
             try:
@@ -486,18 +555,17 @@ class Worker:
             except asyncio.CancelledError as cancelled:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
-                    self._interrupted[job] = entry  # stopping: _drain puts it back in its queue
+                    self._interrupted[job] = ref  # stopping: _drain puts it back in its queue
                     raise
                 exc: BaseException = asyncio.CancelledError("the job cancelled itself")
-                await self._settler.failed(job, entry, exc.with_traceback(cancelled.__traceback__))
+                await self._settler.failed(job, ref, exc.with_traceback(cancelled.__traceback__))
             except Exception as exc:
-                await self._settler.failed(job, entry, exc)
+                await self._settler.failed(job, ref, exc)
             else:
-                self._settler.succeeded(job, entry)
+                self._settler.succeeded(job, ref)
         finally:
             del self._running[job]
             self._storing.discard(job)
-            self.wake()
 
     async def _perform(self, job: Job) -> None:
         handler = self._resolve(job.class_name)
@@ -522,15 +590,16 @@ class Worker:
 
     @property
     def _in_flight(self) -> int:
-        """Jobs running, plus those whose success is not stored yet."""
-        return len(self._running) + len(self._settler.acks)
+        """Jobs held by consumers, plus those whose success is not stored yet."""
+        return self._holding + len(self._settler.acks)
 
-    def _busy(self) -> bool:
-        """No room for another job: ``concurrency`` handlers are running, or as many successes
-        wait to be stored (the next batch is fetched while the last one is acknowledged)."""
-        return (
-            len(self._running) >= self.concurrency or len(self._settler.acks) >= self.concurrency
-        )
+    def _room(self) -> int:
+        """How many jobs to fetch now: none while paused or stopping, or while as many
+        successes wait to be stored as there are consumers; else up to a batch, as many as
+        there are consumers free."""
+        if self.paused or self._stopping or len(self._settler.acks) >= self.concurrency:
+            return 0
+        return min(self.concurrency - self._holding, self.batch_size)
 
     async def _nap(self, seconds: float) -> None:
         """Sleep up to ``seconds``; pause, resume, stop and finished jobs wake it early."""
