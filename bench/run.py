@@ -287,6 +287,9 @@ class Bench:
             System(SAQ, "bench.child_saq", peers, jobs="saq"),
             System(BARE_HTTP, "bench.child_bare", ("--mode", "http", "--loop", "uvloop"), "none"),
         ]
+        if args.systems:  # --systems: only these (by label)
+            self.noop_systems = [s for s in self.noop_systems if s.label in args.systems]
+            self.io_systems = [s for s in self.io_systems if s.label in args.systems]
 
     def noop_jobs(self, system: System) -> int:
         """Jobs of a no-op run: fewer for arq and saq, whose runs would take minutes."""
@@ -919,6 +922,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--peers-loop", choices=["asyncio", "uvloop"], default="asyncio", help="arq/saq loop")
     add("--only", type=lambda text: {int(n) for n in text.split(",")}, default=None,
         help="rows to run, like 2,3 (default: all)")  # fmt: skip
+    add("--systems", type=lambda text: set(text.split(",")), default=None,
+        help="systems of rows 2 and 3 to run, by label, like 'pace,bare LPOP 100'")  # fmt: skip
     add("--no-profile", dest="profile", action="store_false", help="skip the py-spy run")
     add("--profile-jobs", type=int, default=100_000, help="jobs of the profiled run (100,000)")
     add("--keep-aof", action="store_true", help="keep the embedded Redis's AOF on")
@@ -926,7 +931,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--output", type=Path, default=None, help="JSON results (bench/results.json)")
     args = parser.parse_args(argv)
     if args.output is None:
-        subset = args.only or args.rounds != 3
+        subset = args.only or args.systems or args.rounds != 3
         args.output = OUT / "results-partial.json" if subset else RESULTS
     return args
 

@@ -97,8 +97,11 @@ class WorkerMetrics:
         self._all.observe(seconds, failed)
         if class_name is None or queue is None:
             return
-        name = _capped(self._classes, class_name, MAX_CLASSES)
-        self._classes.setdefault(name, _Histogram()).observe(seconds, failed)
+        histogram = self._classes.get(class_name)
+        if histogram is None:  # a new class (no histogram built per job for setdefault)
+            name = _capped(self._classes, class_name, MAX_CLASSES)
+            histogram = self._classes.get(name) or self._classes.setdefault(name, _Histogram())
+        histogram.observe(seconds, failed)
         if error is not None and not failed:
             return
         minute = int(time.time() // 60) * 60

@@ -39,6 +39,7 @@ from pace.limiter import RateLimit
 from pace.metrics import WorkerMetrics
 from pace.queues import QueueSelector
 from pace.retry import RetryPolicy
+from pace.wire import BATCH_FIELD
 from pace.worker.housekeeping import Housekeeping
 from pace.worker.inflight import InFlight, Ref, Taken
 from pace.worker.registration import Registration
@@ -51,6 +52,7 @@ logger = logging.getLogger("pace")
 
 _MAX_IDLE = 0.5  # longest nap between polls of empty queues
 _REFRESH_QUEUES = 5.0  # seconds between re-reads of resque:queues for '*' and globs
+_AHEAD_WITHIN = 0.01  # a batch is fetched ahead while the worker runs one in less (seconds)
 
 
 class Worker:
@@ -135,6 +137,8 @@ class Worker:
         self._idle: deque[asyncio.Future[None]] = deque()  # consumers waiting for jobs
         self._ready: deque[Taken] = deque()  # jobs fetched, not started yet
         self._holding = 0  # jobs handed to consumers, not finished
+        self._ahead = False  # jobs are so short that a batch is fetched ahead (_room)
+        self._exchanged = 0.0  # when the last exchange that stored successes began
         self._storing: set[Job] = set()  # handler ended: its outcome is being stored
         self._paused_until: float | None = None
         self._stop_grace: float | None = None
@@ -445,6 +449,13 @@ class Worker:
             wanted = await self.limit.take(wanted)
             self.metrics.rate_limit_wait += time.monotonic() - waiting
         settled_before = not self._in_flight
+        finished = len(self._settler.acks)
+        if finished:  # how fast jobs finish, measured between exchanges that store some
+            began = time.monotonic()
+            batch = min(self.batch_size, self.concurrency)
+            elapsed = began - self._exchanged
+            self._ahead = self.limit is None and finished * _AHEAD_WITHIN > batch * elapsed
+            self._exchanged = began
         self._critical = True  # from here on jobs may be in hand: a stop waits for them
         taken = await self._settler.exchange(await self._allot(wanted) if wanted else {})
         self._outage.up()
@@ -513,7 +524,7 @@ class Worker:
         while not self._stopping:
             if self._ready and not self.paused:
                 try:
-                    await self._start(self._ready.popleft(), me)
+                    await self._run(self._ready.popleft(), me)
                 finally:
                     self._holding -= 1
                     self.wake()
@@ -522,14 +533,14 @@ class Worker:
                 self._idle.append(waiter)
                 await waiter
 
-    async def _start(self, taken: Taken, me: asyncio.Task[None]) -> None:
-        """Run a fetched job; a payload that is no job, or a job whose workers kept dying, is
-        failed instead."""
+    async def _run(self, taken: Taken, me: asyncio.Task[None]) -> None:
+        """Run a fetched job and hand its outcome to the settler; a payload that is no job, or
+        a job whose workers kept dying, is failed instead."""
         queue, raw, ref = taken.queue, taken.raw, taken.ref
         try:
             job = decode(raw, queue, self)
-        except InvalidPayload as exc:
-            await self._settler.fail(queue, raw, None, ref, exc)
+        except InvalidPayload as invalid:
+            await self._settler.fail(queue, raw, None, ref, invalid)
             return
         if taken.recoveries >= self.max_recoveries:
             poison = PoisonJob(f"{taken.recoveries} workers died running this job; not run again")
@@ -537,13 +548,11 @@ class Worker:
             return
         job.started_at = time.time()
         self._running[job] = me
-        await self._run(job, ref)
-
-    async def _run(self, job: Job, ref: Ref) -> None:
         current.set(job)
         try:
             try:
-                await self._settler.started(job)
+                if BATCH_FIELD in job.payload:
+                    await self._settler.started(job)
                 try:
                     if _hooks.listening(self._chain, "perform"):  # tracing, pace.testing
                         with _hooks.around(self._chain, "perform", job):
@@ -553,12 +562,11 @@ class Worker:
                 finally:
                     self._storing.add(job)  # what follows stores its outcome
             except asyncio.CancelledError as cancelled:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
+                if me.cancelling():
                     self._interrupted[job] = ref  # stopping: _drain puts it back in its queue
                     raise
-                exc: BaseException = asyncio.CancelledError("the job cancelled itself")
-                await self._settler.failed(job, ref, exc.with_traceback(cancelled.__traceback__))
+                itself = asyncio.CancelledError("the job cancelled itself")
+                await self._settler.failed(job, ref, itself.with_traceback(cancelled.__traceback__))
             except Exception as exc:
                 await self._settler.failed(job, ref, exc)
             else:
@@ -594,12 +602,18 @@ class Worker:
         return self._holding + len(self._settler.acks)
 
     def _room(self) -> int:
-        """How many jobs to fetch now: none while paused or stopping, or while as many
-        successes wait to be stored as there are consumers; else up to a batch, as many as
-        there are consumers free."""
-        if self.paused or self._stopping or len(self._settler.acks) >= self.concurrency:
+        """How many jobs to fetch now: none while paused or stopping; else as many as there
+        are consumers free, up to a batch (successes not stored yet go with that fetch). While
+        jobs are so short that the worker runs a batch in under 10 ms, a whole batch once no
+        more than one is waiting: the next batch is on its way while this one runs (and waits
+        no longer than that)."""
+        if self.paused or self._stopping:
             return 0
-        return min(self.concurrency - self._holding, self.batch_size)
+        batch = min(self.batch_size, self.concurrency)
+        free = self.concurrency - self._holding
+        if self._ahead:
+            return batch if free >= 0 else 0
+        return min(free, batch)
 
     async def _nap(self, seconds: float) -> None:
         """Sleep up to ``seconds``; pause, resume, stop and finished jobs wake it early."""

@@ -230,7 +230,8 @@ class InFlight:
                 self._fetch(pipe, ops, exchange.now, fetch=not again)
                 if ops.take is not None:
                     pipe.lrange(ops.take.key, 0, -1)
-                    pipe.exists(ops.lane.deliveries)
+                    if again:  # the fetch is not repeated: is any job recovered?
+                        pipe.exists(ops.lane.deliveries)
             if exchange.count and not again:
                 self._processed(pipe, exchange.count)
             exchange.sent = True
@@ -246,10 +247,12 @@ class InFlight:
         for ops in exchange.lanes.values():
             if ops.batched:
                 exchange.settled += next(replies)
-            exchange.settled += next(replies)[2]
+            _, recovered, settled = next(replies)
+            exchange.settled += settled
             take = ops.take
             if take is not None:
-                raws, recovered = next(replies), next(replies)
+                raws = next(replies)
+                recovered = next(replies) if again else recovered
                 take.open = len(raws)
                 taken += [Taken(take.lane.name, raw, (take, i), 0) for i, raw in enumerate(raws)]
                 if raws and recovered:
