@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pace
-from pace.worker.inflight import InFlight, Member, Ref, Taken
+from pace.worker.inflight import InFlight, Member, Ref
 
 Starter = Callable[..., Awaitable[pace.Worker]]
 """The ``start`` fixture: ``await start(queues, handler, **worker_settings)``."""
@@ -32,10 +32,16 @@ async def noop(job: pace.Job) -> None:
     """A handler that does nothing."""
 
 
-async def take_one(inflight: InFlight, queue: str) -> Taken:
+async def take_one(inflight: InFlight, queue: str) -> Ref:
     """Take the job at the head of ``queue`` into a worker's lane, as its fetch does."""
-    (taken,) = await inflight.exchange([], {queue: 1})
-    return taken
+    (ref,) = await inflight.exchange([], {queue: 1})
+    return ref
+
+
+def raw_of(ref: Ref) -> bytes:
+    """The payload of a job fetched."""
+    take, index = ref
+    return take.raws[index]
 
 
 async def succeed(inflight: InFlight, ref: Ref, member: Member | None) -> int:

@@ -18,7 +18,7 @@ from pace.wire import batch_of
 from pace.worker.inflight import InFlight, Ref
 from pace.workflows.batch import Batch, batch_ids, clean
 from pace.workflows.model import NewJob
-from tests.support import Starter, succeed, take_one, wait_for
+from tests.support import Starter, raw_of, succeed, take_one, wait_for
 
 KEYS = Keys()
 
@@ -37,8 +37,8 @@ async def staged(redis: Redis, batch_id: str, on_failure: Any = "continue") -> B
 
 async def take(worker: InFlight, queue: str) -> tuple[Ref, dict[str, Any]]:
     """Take the job at the head of ``queue`` into a worker's lane, as a fetch does."""
-    taken = await take_one(worker, queue)
-    return taken.ref, json.loads(taken.raw)
+    ref = await take_one(worker, queue)
+    return ref, json.loads(raw_of(ref))
 
 
 def member(payload: dict[str, Any]) -> tuple[str, str, int]:

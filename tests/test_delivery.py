@@ -15,8 +15,8 @@ import pace
 from pace.embedded import EmbeddedRedis
 from pace.keys import Keys
 from pace.retry import RetryPolicy
-from pace.worker.inflight import InFlight, Taken
-from tests.support import Starter, wait_for
+from pace.worker.inflight import InFlight, Ref
+from tests.support import Starter, raw_of, wait_for
 
 KEYS = Keys()
 
@@ -32,7 +32,7 @@ async def lane_jobs(redis: Redis, queue: str, worker_id: str) -> list[bytes]:
     return [raw for n in numbers for raw in await redis.lrange(f"{lane}:{n}", 0, -1)]
 
 
-async def ghost(redis: Redis, worker_id: str, queue: str, count: int) -> list[Taken]:
+async def ghost(redis: Redis, worker_id: str, queue: str, count: int) -> list[Ref]:
     """A worker that takes ``count`` jobs of ``queue`` and dies (no alive key)."""
     await redis.sadd("resque:pace:workers", worker_id)
     return await InFlight(redis, KEYS, worker_id).exchange([], {queue: count})
@@ -72,11 +72,11 @@ async def test_successes_in_order_cost_one_delete_and_stragglers_an_integer_each
     inflight = InFlight(redis, KEYS, "me:1:q")
     first, second, third = await inflight.exchange([], {"q": 3})
     lane = KEYS.lane("q", "me:1:q")
-    await inflight.exchange([(second.ref, None), (third.ref, None)], {})
+    await inflight.exchange([(second, None), (third, None)], {})
     assert await redis.smembers(lane) == {b"1"}
     assert await redis.llen(f"{lane}:1") == 3
     assert await redis.smembers(f"{lane}:settled") == {str(1 << 16 | i).encode() for i in (1, 2)}
-    await inflight.exchange([(first.ref, None)], {})
+    await inflight.exchange([(first, None)], {})
     assert not await redis.keys("resque:pace:inflight:*")
     assert await redis.get("resque:stat:processed") == b"3"
     assert await redis.get("resque:stat:processed:me:1:q") == b"3"
@@ -89,11 +89,11 @@ async def test_an_exchange_sent_again_after_a_lost_reply_takes_no_job_twice(
     await redis.rpush("resque:queue:q", *raws)
     inflight = InFlight(redis, KEYS, "me:1:q")
     exchange = await inflight.prepare([], {"q": 3})
-    assert [t.raw for t in await inflight.send(exchange)] == raws[:3]
+    assert [raw_of(ref) for ref in await inflight.send(exchange)] == raws[:3]
     again = await inflight.send(exchange)  # as if the first reply had been lost
-    assert [t.raw for t in again] == raws[:3], "the same jobs, read back"
+    assert [raw_of(ref) for ref in again] == raws[:3], "the same jobs, read back"
     assert await redis.lrange("resque:queue:q", 0, -1) == raws[3:]
-    await inflight.exchange([(t.ref, None) for t in again], {})
+    await inflight.exchange([(ref, None) for ref in again], {})
     assert not await redis.keys("resque:pace:inflight:*")
 
 
@@ -148,11 +148,10 @@ async def test_a_failure_record_is_not_lost_with_a_worker_that_dies_storing_it(
     """A failure's record waits in the lane's outbox until the worker has appended it to
     resque:failed; a worker that dies in between leaves it to the one that recovers it."""
     await redis.rpush("resque:queue:q", b'{"class":"J","args":[]}')
-    (taken,) = await ghost(redis, "ghost:4:q", "q", 1)
-    inflight = taken.ref[0].lane  # the dying worker's own InFlight is gone with it
-    assert inflight.name == "q"
     dying = InFlight(redis, KEYS, "ghost:4:q")
-    assert await dying.fail(taken.ref, b'{"failed_at":"x"}', None) == b'f{"failed_at":"x"}'
+    await redis.sadd("resque:pace:workers", "ghost:4:q")
+    (ref,) = await dying.exchange([], {"q": 1})
+    assert await dying.fail(ref, b'{"failed_at":"x"}', None) == b'f{"failed_at":"x"}'
     assert await redis.llen("resque:failed") == 0  # it died here
     assert await InFlight(redis, KEYS, "me:1:q").release("ghost:4:q") == 0
     assert await redis.lrange("resque:failed", 0, -1) == [b'{"failed_at":"x"}']

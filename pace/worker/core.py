@@ -41,7 +41,7 @@ from pace.queues import QueueSelector
 from pace.retry import RetryPolicy
 from pace.wire import BATCH_FIELD
 from pace.worker.housekeeping import Housekeeping
-from pace.worker.inflight import InFlight, Ref, Taken
+from pace.worker.inflight import InFlight, Ref
 from pace.worker.registration import Registration
 from pace.worker.runtime import SignalHandlers, cancel_all, resolver, unless_cancelled
 from pace.worker.settle import OUTAGE_ERRORS, Outage, Settler
@@ -135,7 +135,8 @@ class Worker:
         self._interrupted: dict[Job, Ref] = {}  # cancelled by a stop: back to their queues
         self._consumers: list[asyncio.Task[None]] = []
         self._idle: deque[asyncio.Future[None]] = deque()  # consumers waiting for jobs
-        self._ready: deque[Taken] = deque()  # jobs fetched, not started yet
+        self._ready: deque[Ref] = deque()  # jobs fetched, not started yet
+        self._calling = False  # an idle consumer was woken and has not run yet
         self._holding = 0  # jobs handed to consumers, not finished
         self._ahead = False  # jobs are so short that a batch is fetched ahead (_room)
         self._exchanged = 0.0  # when the last exchange that stored successes began
@@ -309,7 +310,7 @@ class Worker:
         self._inflight = InFlight(redis, self.keys, self.id)
         self._settler = Settler(
             self._inflight, worker_id=self.id, chain=self._chain, retry=self.retry,
-            outage=self._outage, wake=self.wake,
+            outage=self._outage,
         )  # fmt: skip
         housekeeping = Housekeeping(
             self, redis, registration, self._inflight, self._outage, self._chain
@@ -379,7 +380,7 @@ class Worker:
                 if ended:
                     await asyncio.wait(ended, timeout=5)
                     await cancel_all(ended, timeout=1)
-        refs = [*self._interrupted.values(), *(taken.ref for taken in self._ready)]
+        refs = [*self._interrupted.values(), *self._ready]
         refs.sort(key=lambda ref: (ref[0].number, ref[1]))  # the order they were taken
         self._interrupted.clear()
         self._ready.clear()
@@ -438,7 +439,7 @@ class Worker:
                 idle = min(max(idle * 2, 0.1), 2.0)
                 await self._nap(idle)
 
-    async def _exchange(self, room: int) -> list[Taken]:
+    async def _exchange(self, room: int) -> list[Ref]:
         """Store the successes since the last call and take up to as many jobs as there is
         room (and rate) for, in one round trip. In burst mode, an empty fetch with nothing in
         flight before it stops the worker (a job that settles while the fetch runs may have
@@ -464,7 +465,7 @@ class Worker:
         if taken and self.limit is not None:
             await self.limit.admit(len(taken))
         if taken and (self.paused or self.stopping):  # paused or stopped meanwhile
-            await self._outage.until_done(self._inflight.requeue, [t.ref for t in taken])
+            await self._outage.until_done(self._inflight.requeue, taken)
             return []
         if room and not taken and self.burst and settled_before and not self._in_flight:
             logger.info("queues are empty; burst mode stops the worker")
@@ -473,7 +474,7 @@ class Worker:
 
     async def _put_back(self) -> None:
         """Put the jobs fetched and not started back at the head of their queues."""
-        refs = [taken.ref for taken in self._ready]
+        refs = list(self._ready)
         self._ready.clear()
         self._holding -= len(refs)
         await self._outage.until_done(self._inflight.requeue, refs)
@@ -508,11 +509,18 @@ class Worker:
             self._fetch_names = names
             self._fetch_keys = [self.keys.queue(name) for name in names]
 
-    def _dispatch(self, taken: list[Taken]) -> None:
-        """Hand the jobs to the consumers: wake as many as there are jobs."""
+    def _dispatch(self, taken: list[Ref]) -> None:
+        """Hand the jobs to the consumers."""
         self._holding += len(taken)
         self._ready += taken
-        for _ in range(min(len(taken), len(self._idle))):
+        self._call_consumer()
+
+    def _call_consumer(self) -> None:
+        """Wake an idle consumer, unless one is on its way. A consumer that takes a job wakes
+        the next while jobs remain: each wakes once the one before waits on its job's I/O,
+        and jobs that never wait run on one consumer, none woken in vain."""
+        if self._idle and not self._calling:
+            self._calling = True
             self._idle.popleft().set_result(None)
 
     async def _consume(self) -> None:
@@ -523,8 +531,11 @@ class Worker:
         assert me is not None
         while not self._stopping:
             if self._ready and not self.paused:
+                ref = self._ready.popleft()
+                if self._ready:
+                    self._call_consumer()
                 try:
-                    await self._run(self._ready.popleft(), me)
+                    await self._run(ref, me)
                 finally:
                     self._holding -= 1
                     self.wake()
@@ -532,18 +543,20 @@ class Worker:
                 waiter: asyncio.Future[None] = loop.create_future()
                 self._idle.append(waiter)
                 await waiter
+                self._calling = False
 
-    async def _run(self, taken: Taken, me: asyncio.Task[None]) -> None:
+    async def _run(self, ref: Ref, me: asyncio.Task[None]) -> None:
         """Run a fetched job and hand its outcome to the settler; a payload that is no job, or
         a job whose workers kept dying, is failed instead."""
-        queue, raw, ref = taken.queue, taken.raw, taken.ref
+        take, index = ref
+        queue, raw, recoveries = take.lane.name, take.raws[index], take.recoveries(index)
         try:
             job = decode(raw, queue, self)
         except InvalidPayload as invalid:
             await self._settler.fail(queue, raw, None, ref, invalid)
             return
-        if taken.recoveries >= self.max_recoveries:
-            poison = PoisonJob(f"{taken.recoveries} workers died running this job; not run again")
+        if recoveries >= self.max_recoveries:
+            poison = PoisonJob(f"{recoveries} workers died running this job; not run again")
             await self._settler.fail(queue, raw, job.payload, ref, poison)
             return
         job.started_at = time.time()
@@ -553,14 +566,17 @@ class Worker:
             try:
                 if BATCH_FIELD in job.payload:
                     await self._settler.started(job)
+                started = time.monotonic()
                 try:
-                    if _hooks.listening(self._chain, "perform"):  # tracing, pace.testing
-                        with _hooks.around(self._chain, "perform", job):
-                            await self._perform(job)
-                    else:  # the usual case: no hook, no context manager (~0.3 us a job)
+                    if self.job_timeout is None and not _hooks.listening(self._chain, "perform"):
+                        await self._resolve(job.class_name)(job)  # the usual case, the fast one
+                    else:
                         await self._perform(job)
                 finally:
                     self._storing.add(job)  # what follows stores its outcome
+                    self.metrics.observe(  # sys.exc_info(): the job's exception, if any
+                        time.monotonic() - started, job.class_name, queue, sys.exc_info()[1]
+                    )
             except asyncio.CancelledError as cancelled:
                 if me.cancelling():
                     self._interrupted[job] = ref  # stopping: _drain puts it back in its queue
@@ -576,9 +592,10 @@ class Worker:
             self._storing.discard(job)
 
     async def _perform(self, job: Job) -> None:
-        handler = self._resolve(job.class_name)
-        started = time.monotonic()
-        try:
+        """Run a job's handler within its ``perform`` hooks (tracing, pace.testing) and its
+        timeout."""
+        with _hooks.around(self._chain, "perform", job):
+            handler = self._resolve(job.class_name)
             if self.job_timeout is None:
                 await handler(job)
                 return
@@ -590,11 +607,6 @@ class Worker:
                         raise
             if deadline.expired():
                 raise JobTimeout(f"the job ran longer than its {self.job_timeout:g} s timeout")
-        finally:
-            # sys.exc_info(): the handler's exception on its way out, if any
-            self.metrics.observe(
-                time.monotonic() - started, job.class_name, job.queue, sys.exc_info()[1]
-            )
 
     @property
     def _in_flight(self) -> int:

@@ -29,7 +29,7 @@ from pace.connection import text
 from pace.keys import Keys
 from pace.lua import script
 
-__all__ = ["MAX_FETCH", "Exchange", "InFlight", "Member", "Ref", "Take", "Taken"]
+__all__ = ["MAX_FETCH", "Exchange", "InFlight", "Member", "Ref", "Take"]
 
 Member = tuple[str, str, int]
 """A batch job's ``(batch id, job id, stage)`` (:func:`pace.wire.batch_of`)."""
@@ -66,21 +66,27 @@ class Lane:
 class Take:
     """The jobs one fetch took from one queue: a list in Redis while any is unsettled."""
 
-    __slots__ = ("key", "lane", "number", "open", "recovered", "settled")
+    __slots__ = ("key", "lane", "number", "open", "raws", "recovered", "settled")
 
     def __init__(self, lane: Lane, number: int) -> None:
         self.lane = lane
         self.number = number
         self.key = f"{lane.key}:{number}"
+        self.raws: list[bytes] = []  # the payloads, as Redis holds them
         self.open = 0  # jobs not settled yet
         self.settled: list[int] = []  # members of jobs settled while others ran
-        self.recovered: dict[int, str] = {}  # index -> sha1, of jobs recovered before
+        self.recovered: dict[int, tuple[int, str]] = {}  # index -> (recoveries, sha1)
 
     def member(self, index: int) -> int:
         return (self.number << _INDEX_BITS) | index
 
     def sha(self, index: int) -> str:
-        return self.recovered.get(index, "") if self.recovered else ""
+        """The sha1 of a job recovered from dead workers, '' for another."""
+        return self.recovered[index][1] if index in self.recovered else ""
+
+    def recoveries(self, index: int) -> int:
+        """How often workers died running this job."""
+        return self.recovered[index][0] if index in self.recovered else 0
 
 
 Ref = tuple[Take, int]
@@ -123,19 +129,6 @@ class Exchange:
         return ops
 
 
-class Taken:
-    """A job fetched: its queue, its payload as Redis held it, where it is in flight, and how
-    often workers died running it."""
-
-    __slots__ = ("queue", "raw", "recoveries", "ref")
-
-    def __init__(self, queue: str, raw: bytes, ref: Ref, recoveries: int) -> None:
-        self.queue = queue
-        self.raw = raw
-        self.ref = ref
-        self.recoveries = recoveries
-
-
 class InFlight:
     """One worker's lanes, and the atomic moves in and out of them.
 
@@ -143,7 +136,7 @@ class InFlight:
 
         inflight = InFlight(redis, Keys(), worker_id)
         taken = await inflight.exchange([], {"mail": 10})   # up to 10 jobs of 'mail'
-        await inflight.exchange([(t.ref, None) for t in taken], {})  # they succeeded
+        await inflight.exchange([(ref, None) for ref in taken], {})  # they succeeded
     """
 
     __slots__ = ("_lanes", "_loaded", "_next", "keys", "redis", "worker_id")
@@ -173,7 +166,7 @@ class InFlight:
 
     async def exchange(
         self, done: Sequence[tuple[Ref, Member | None]], wanted: dict[str, int]
-    ) -> list[Taken]:
+    ) -> list[Ref]:
         """:meth:`prepare` and :meth:`send` at once."""
         return await self.send(await self.prepare(done, wanted))
 
@@ -202,7 +195,7 @@ class InFlight:
                 exchange.lane(take.lane).batched.append((ref, member))
                 take.settled.append(take.member(index))
             if index in take.recovered:
-                exchange.lane(take.lane).shas.append(take.recovered[index])
+                exchange.lane(take.lane).shas.append(take.sha(index))
             if take.open == 0:  # its fetch's list goes
                 take.lane.done.append(take)
         for take, indexes in plain.items():
@@ -217,8 +210,9 @@ class InFlight:
         exchange.count = len(done)
         return exchange
 
-    async def send(self, exchange: Exchange) -> list[Taken]:
-        """Send a prepared exchange; return the jobs taken. Sent again after an error (a lost
+    async def send(self, exchange: Exchange) -> list[Ref]:
+        """Send a prepared exchange; return the jobs taken (their payloads in their fetches'
+        ``raws``). Sent again after an error (a lost
         reply), it changes no job's state twice and takes no job twice (the fetch it may have
         made is read back, not repeated); its successes are then counted as processed by
         what it settled itself, so none is counted twice either."""
@@ -241,8 +235,8 @@ class InFlight:
                 await self._load()
                 exchange.sent = again
                 return await self.send(exchange)
-        taken: list[Taken] = []
-        suspect: list[tuple[Take, list[bytes]]] = []
+        taken: list[Ref] = []
+        suspect: list[Take] = []
         exchange.settled = 0
         for ops in exchange.lanes.values():
             if ops.batched:
@@ -251,18 +245,18 @@ class InFlight:
             exchange.settled += settled
             take = ops.take
             if take is not None:
-                raws = next(replies)
+                take.raws = next(replies)
                 recovered = next(replies) if again else recovered
-                take.open = len(raws)
-                taken += [Taken(take.lane.name, raw, (take, i), 0) for i, raw in enumerate(raws)]
-                if raws and recovered:
-                    suspect.append((take, raws))
+                take.open = len(take.raws)
+                taken += [(take, i) for i in range(take.open)]
+                if take.raws and recovered:
+                    suspect.append(take)
         if again and exchange.settled:
             async with self.redis.pipeline(transaction=False) as pipe:
                 self._processed(pipe, exchange.settled)
                 await pipe.execute()
         if suspect:
-            await self._recoveries(suspect, taken)
+            await self._recoveries(suspect)
         return taken
 
     def _processed(self, pipe: Any, count: int) -> None:
@@ -299,19 +293,16 @@ class InFlight:
             *(now.get(t, 0) for t in gone), *ops.marks, *unmarks, *ops.shas,
         )  # fmt: skip
 
-    async def _recoveries(self, suspect: list[tuple[Take, list[bytes]]], out: list[Taken]) -> None:
+    async def _recoveries(self, suspect: list[Take]) -> None:
         """How often workers died running the jobs of queues whose deliveries hash exists."""
+        shas = [[hashlib.sha1(raw).hexdigest() for raw in take.raws] for take in suspect]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for take, raws in suspect:
-                pipe.hmget(take.lane.deliveries, [hashlib.sha1(raw).hexdigest() for raw in raws])
+            for take, mine in zip(suspect, shas, strict=True):
+                pipe.hmget(take.lane.deliveries, mine)
             counts = await pipe.execute()
-        by_take = {take: found for (take, _), found in zip(suspect, counts, strict=True)}
-        for job in out:
-            take, index = job.ref
-            found = by_take.get(take)
-            if found and found[index]:
-                job.recoveries = int(found[index])
-                take.recovered[index] = hashlib.sha1(job.raw).hexdigest()
+        for take, mine, found in zip(suspect, shas, counts, strict=True):
+            pairs = enumerate(zip(found, mine, strict=True))
+            take.recovered = {i: (int(n), sha) for i, (n, sha) in pairs if n}
 
     # -- one job at a time: failures, retries, batch starts, requeues ---------------------
 

@@ -32,13 +32,14 @@ from pace.job import Job
 from pace.retry import RetryPolicy
 from pace.wire import (
     ATTEMPT_FIELD,
+    BATCH_FIELD,
     batch_of,
     encode,
     entry_of,
     exception_message,
     failure_record,
 )
-from pace.worker.inflight import Exchange, InFlight, Ref, Taken
+from pace.worker.inflight import Exchange, InFlight, Ref
 from pace.worker.runtime import unless_cancelled
 
 __all__ = ["OUTAGE_ERRORS", "Outage", "Settler"]
@@ -107,11 +108,10 @@ class Settler:
         retry: the worker's retry setting (a policy, a mapping of class names to policies,
             or ``None``).
         outage: the worker's outage log.
-        wake: called when a job succeeded (its acknowledgement waits for the fetcher).
     """
 
     __slots__ = (
-        "_hooks", "_retry", "_sending", "_tasks", "_unsent", "_wake", "acks", "inflight",
+        "_hooks", "_retry", "_sending", "_tasks", "_unsent", "acks", "inflight",
         "outage", "worker_id",
     )  # fmt: skip
 
@@ -123,7 +123,6 @@ class Settler:
         chain: tuple[hooks.Hooks, ...],
         retry: RetryPolicy | Mapping[str, RetryPolicy] | None,
         outage: Outage,
-        wake: Callable[[], None],
     ) -> None:
         self.inflight = inflight
         self.worker_id = worker_id
@@ -134,7 +133,6 @@ class Settler:
         self._unsent: Exchange | None = None
         self._hooks = chain
         self._retry = retry
-        self._wake = wake
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- success: group commit, riding with the next fetch ----------------------------------
@@ -149,14 +147,13 @@ class Settler:
         """Queue a succeeded job's acknowledgement: the next exchange stores it with every
         other that finished meanwhile."""
         self.acks.append((job, ref))
-        self._wake()
 
     @property
     def pending(self) -> bool:
         """Successes wait to be stored."""
         return bool(self.acks) or self._unsent is not None
 
-    async def exchange(self, wanted: dict[str, int]) -> list[Taken] | None:
+    async def exchange(self, wanted: dict[str, int]) -> list[Ref] | None:
         """Store every success waiting and take up to ``wanted[queue]`` jobs from each queue,
         in one round trip (:meth:`pace.worker.inflight.InFlight.exchange`); the ``processed``
         hooks fire once the successes are stored. After an error the same exchange is sent
@@ -166,7 +163,10 @@ class Settler:
         resent = exchange is not None
         if exchange is None:
             self._sending, self.acks = self.acks, []
-            done = [(ref, batch_of(job.payload)) for job, ref in self._sending]
+            done = [
+                (ref, batch_of(job.payload) if BATCH_FIELD in job.payload else None)
+                for job, ref in self._sending
+            ]
             exchange = self._unsent = await self.inflight.prepare(done, wanted)
         taken = await self.inflight.send(exchange)
         self._unsent = None
