@@ -509,8 +509,7 @@ class Run:
     async def check_final(self) -> None:
         """After the stop: each job ended once or is back in its queue, in order."""
         redis = self.redis
-        worker_id = self.log.worker.id
-        assert not await redis.exists(f"{NS}:pace:worker:{worker_id}:inflight")
+        assert not await redis.keys(f"{NS}:pace:inflight:*"), "a job left in flight"
         where: dict[str, list[tuple[str, int]]] = defaultdict(list)
         queued: dict[str, list[dict[str, Any]]] = {}
         for queue in QUEUES:
