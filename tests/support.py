@@ -28,6 +28,12 @@ async def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def lanes_left(redis: Any) -> list[bytes]:
+    """The in-flight keys left, but for the fences of recovered lanes (they expire)."""
+    keys: list[bytes] = await redis.keys("resque:pace:inflight:*")
+    return [key for key in keys if not key.endswith(b":fenced")]
+
+
 async def noop(job: pace.Job) -> None:
     """A handler that does nothing."""
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
+import sys
 import tempfile
 import time
+from asyncio.subprocess import DEVNULL, PIPE, Process
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +22,13 @@ import pace
 import pace.connection
 from pace.embedded import EmbeddedRedis
 from pace.keys import Keys
+from pace.worker.inflight import InFlight
 from pace.worker.schedule import move_due
+from tests.cli_apps.jobs import RAN
 from tests.faultproxy import FaultProxy
 from tests.support import Starter, noop, wait_for
+
+TESTS = Path(__file__).parent
 
 
 async def test_a_failure_whose_payload_cannot_be_encoded_again_keeps_the_raw_text(
@@ -186,3 +195,83 @@ async def test_redis_going_away_while_a_worker_registers_is_waited_out(
         await away.aclose()
     assert failures == 0
     assert await redis.get("resque:stat:processed") == b"1"
+
+
+async def spawn_worker(queues: str, url: str, env: dict[str, str], *more: str) -> Process:
+    """``pace-worker run`` on ``queues`` through ``url``; its jobs record what they ran on the
+    test's own Redis (``$REDIS_URL``, tests/cli_apps/jobs.py)."""
+    env = {**env, "PYTHONPATH": str(TESTS.parent) + os.pathsep + env.get("PYTHONPATH", "")}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pace.cli", "run", queues, "--app", "cli_apps.jobs:registry",
+        "--redis-url", url, "--log-level", "WARNING", *more,
+        cwd=TESTS, env=env, stdin=DEVNULL, stdout=DEVNULL, stderr=PIPE,
+    )  # fmt: skip
+
+
+async def ran(redis: Redis) -> list[int]:
+    return sorted(json.loads(raw)[1][0] for raw in await redis.lrange(RAN, 0, -1))
+
+
+async def test_a_fetch_held_in_the_network_past_dead_after_takes_nothing(
+    client: pace.Client, redis: Redis, redis_server: EmbeddedRedis, cli_env: dict[str, str],
+    start: Starter,
+) -> None:
+    """Worker A is cut off longer than dead_after; B recovers it. A's fetch, held in the
+    network, reached Redis after A died and moved jobs into A's lane, which nobody recovers:
+    10 jobs lost. A recovered worker's lanes are fenced: the late fetch takes nothing."""
+    async with FaultProxy(str(redis_server.socket_path)) as proxy:
+        a = await spawn_worker("q", proxy.url, cli_env, "--dead-after", "2")
+        try:
+            await client.enqueue("q", "Record", 0)
+            await wait_for(lambda: redis.llen(RAN), timeout=20)  # A runs, its lane exists
+            a_id = f"{socket.gethostname()}:{a.pid}:q"
+            await start(["other"], noop, dead_after=1.0)  # B, on Redis directly
+            proxy.hold()  # A's next fetch (within 0.5 s: it polls) waits in the network
+            await client.enqueue_many("q", "Record", [[i] for i in range(1, 21)])
+
+            async def recovered() -> bool:  # B found A dead (no beat for 2 s), recovered it
+                return not await redis.sismember("resque:pace:workers", a_id)
+
+            await wait_for(recovered, timeout=10)
+        finally:
+            a.kill()
+            await a.wait()
+        await proxy.release()  # A's fetch runs in Redis now, A gone
+
+    async def record(job: pace.Job) -> None:
+        await redis.rpush(RAN, json.dumps([job.class_name, job.args]))
+
+    async def every_job_ran() -> bool:
+        return set(await ran(redis)) == set(range(21))
+
+    await start(["q"], record)  # C: runs what is in the queue
+    await wait_for(every_job_ran, timeout=10)
+    assert await redis.exists(f"resque:pace:inflight:{{resque:queue:q}}:{a_id}:fenced")
+
+
+async def test_a_worker_taken_for_dead_goes_on_under_a_fresh_id(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    """Its jobs went back to their queues: it runs them again (at least once), stores no
+    outcome of what it held, and registers again under a fresh id; nothing is lost."""
+    runs: list[int] = []
+    first = asyncio.Event()
+
+    async def handler(job: pace.Job) -> None:
+        runs.append(job.args[0])
+        if len(runs) == 1:
+            await first.wait()
+
+    await client.enqueue_many("q", "Job", [[i] for i in range(3)])
+    worker = await start(["q"], handler, concurrency=1, dead_after=30.0)
+    await wait_for(lambda: runs == [0])
+    old = worker.id
+    await redis.delete(f"resque:pace:worker:{old}:alive")  # taken for dead (a partition)
+    assert await InFlight(redis, Keys(), "recoverer").release(old) == 1
+    first.set()  # its success is refused, its next fetch too
+    await wait_for(lambda: sorted(runs) == [0, 0, 1, 2])
+    assert worker.id == f"{old}:2"
+    assert await redis.smembers("resque:workers") == {worker.id.encode()}
+    await wait_for(lambda: redis.get("resque:stat:processed"))
+    await wait_for(lambda: worker._settler.acks == [] and not worker._settler.pending)
+    assert await redis.get("resque:stat:processed") == b"3", "job 0's first run not counted"

@@ -41,7 +41,7 @@ from pace.queues import QueueSelector
 from pace.retry import RetryPolicy
 from pace.wire import BATCH_FIELD
 from pace.worker.housekeeping import Housekeeping
-from pace.worker.inflight import InFlight, Ref
+from pace.worker.inflight import Fenced, InFlight, Ref
 from pace.worker.registration import Registration
 from pace.worker.runtime import SignalHandlers, cancel_all, resolver, unless_cancelled
 from pace.worker.settle import OUTAGE_ERRORS, Outage, Settler
@@ -124,7 +124,8 @@ class Worker:
         self.dead_after = checks.number("dead_after", dead_after, positive=True)
         self.max_recoveries = checks.count("max_recoveries", max_recoveries)
         self.catch_all = catch_all
-        self.id = f"{socket.gethostname()}:{os.getpid()}:{self.queues}"
+        self.id = self._first_id = f"{socket.gethostname()}:{os.getpid()}:{self.queues}"
+        self._lives = 1  # a worker taken for dead goes on under a fresh id (_reincarnate)
         self.hooks = _hooks.Hooks()
         self.metrics = WorkerMetrics()
         self._chain = (Worker.class_hooks, self.hooks)
@@ -157,6 +158,7 @@ class Worker:
         self._resolve: Callable[[str], Handler]
         self._inflight: InFlight
         self._settler: Settler
+        self._registration: Registration
 
     # -- hooks --------------------------------------------------------------------------
 
@@ -306,7 +308,7 @@ class Worker:
             self._finished.set()
             raise
         Worker._active_ids.add(self.id)
-        registration = Registration(redis, self.keys, self.id)
+        registration = self._registration = Registration(redis, self.keys, self.id)
         self._inflight = InFlight(redis, self.keys, self.id)
         self._settler = Settler(
             self._inflight, worker_id=self.id, chain=self._chain, retry=self.retry,
@@ -429,6 +431,8 @@ class Worker:
                 elif room and not self._stopping:
                     idle = min(max(idle * 2, 0.005), _MAX_IDLE)
                     await self._nap(idle)
+            except Fenced as fenced:
+                await self._reincarnate(str(fenced))
             except Exception as exc:
                 unless_cancelled(exc)
                 if isinstance(exc, OUTAGE_ERRORS):
@@ -472,6 +476,27 @@ class Worker:
             logger.info("queues are empty; burst mode stops the worker")
             self.request_stop(None)
         return taken
+
+    async def _reincarnate(self, queue: str) -> None:
+        """Other workers took this one for dead and gave its jobs back (fencing its lanes):
+        drop the jobs not started, give back what is left under the old id, and go on under
+        a fresh one. Jobs running now run to their end, their outcomes not stored (a job given
+        back runs again: at least once)."""
+        old = self.id
+        self._lives += 1
+        self.id = self._registration.worker_id = f"{self._first_id}:{self._lives}"
+        self._holding -= len(self._ready)
+        self._ready.clear()
+        self._settler.forget()
+        await self._outage.until_done(self._inflight.release, None, True)
+        self._inflight.worker_id = self._settler.worker_id = self.id
+        Worker._active_ids.discard(old)
+        Worker._active_ids.add(self.id)
+        await self._outage.until_done(self._registration.register, self.dead_after)
+        logger.warning(
+            "worker %s was taken for dead and its jobs given to others (queue %r refused its "
+            "fetch); it goes on as %s", old, queue, self.id,
+        )  # fmt: skip
 
     async def _put_back(self) -> None:
         """Put the jobs fetched and not started back at the head of their queues."""

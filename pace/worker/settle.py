@@ -39,7 +39,7 @@ from pace.wire import (
     exception_message,
     failure_record,
 )
-from pace.worker.inflight import Exchange, InFlight, Ref
+from pace.worker.inflight import Exchange, Fenced, InFlight, Ref
 from pace.worker.runtime import unless_cancelled
 
 __all__ = ["OUTAGE_ERRORS", "Outage", "Settler"]
@@ -168,12 +168,21 @@ class Settler:
                 for job, ref in self._sending
             ]
             exchange = self._unsent = await self.inflight.prepare(done, wanted)
-        taken = await self.inflight.send(exchange)
+        try:
+            taken = await self.inflight.send(exchange)
+        except Fenced:
+            self.forget()
+            raise
         self._unsent = None
         if self._sending:
             self._stored(self._sending)
             self._sending = []
         return None if resent and not taken else taken
+
+    def forget(self) -> None:
+        """Forget the successes not stored: their jobs were given back (the worker was taken
+        for dead), so they are neither sent nor hooked."""
+        self._unsent, self._sending, self.acks = None, [], []
 
     def drop(self, exc: BaseException) -> None:
         """Give up on the exchange that failed with ``exc`` (not an outage: it would fail
@@ -197,7 +206,7 @@ class Settler:
     async def flush(self, timeout: float) -> None:
         """Store the successes waiting, for up to ``timeout`` seconds, then give up on them
         (they stay in flight: releasing the worker puts them back in their queues)."""
-        with suppress(TimeoutError):
+        with suppress(TimeoutError, Fenced):  # Fenced: they were given back already
             async with asyncio.timeout(timeout):
                 while self.pending:
                     await self.outage.until_done(self.exchange, {})
