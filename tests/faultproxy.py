@@ -9,6 +9,7 @@ Example::
         await proxy.drop()      # close every connection now
         proxy.hold()            # bytes toward Redis wait in the network (a partition)...
         await proxy.release()   # ...and reach it now, even from a client gone meanwhile
+        proxy.lose_reply(b"EVALSHA")  # the next request with these bytes runs, unanswered
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class _Link:
 
     def __init__(self, upstream: asyncio.StreamWriter) -> None:
         self.upstream = upstream
+        self.losing = False  # the reply on its way is thrown away
         self.held: bytearray | None = None
         self.delivered = asyncio.Event()
         self.answered = asyncio.Event()
@@ -49,6 +51,8 @@ class FaultProxy:
         self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
         self._holding: list[_Link] | None = None  # the links holding bytes, while holding
+        self._lose: tuple[bytes, bool] | None = None
+        self._lose_close = False
 
     @property
     def url(self) -> str:
@@ -62,6 +66,12 @@ class FaultProxy:
     def heal(self) -> None:
         """Bytes flow again."""
         self.passing = True
+
+    def lose_reply(self, marker: bytes, close: bool = False) -> None:
+        """The next request whose bytes contain ``marker`` reaches Redis, and its reply is
+        thrown away; then the connection is closed if ``close``, else it stays open, silent
+        (the client's read times out)."""
+        self._lose = (marker, close)
 
     def hold(self) -> None:
         """From now on, bytes toward Redis wait (as in a partition) until :meth:`release`;
@@ -128,6 +138,13 @@ class FaultProxy:
             while data := await reader.read(65536):
                 if not toward_redis:
                     link.answered.set()
+                    if link.losing:
+                        if self._lose_close:
+                            break
+                        continue
+                elif self._lose is not None and self._lose[0] in data:
+                    link.losing, self._lose_close = True, self._lose[1]
+                    self._lose = None
                 elif self._holding is not None:
                     if link.held is None:
                         link.held = bytearray()

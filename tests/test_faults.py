@@ -22,11 +22,12 @@ import pace
 import pace.connection
 from pace.embedded import EmbeddedRedis
 from pace.keys import Keys
+from pace.lua import script
 from pace.worker.inflight import InFlight
 from pace.worker.schedule import move_due
 from tests.cli_apps.jobs import RAN
 from tests.faultproxy import FaultProxy
-from tests.support import Starter, noop, wait_for
+from tests.support import Starter, lanes_left, noop, wait_for
 
 TESTS = Path(__file__).parent
 
@@ -275,3 +276,31 @@ async def test_a_worker_taken_for_dead_goes_on_under_a_fresh_id(
     await wait_for(lambda: redis.get("resque:stat:processed"))
     await wait_for(lambda: worker._settler.acks == [] and not worker._settler.pending)
     assert await redis.get("resque:stat:processed") == b"3", "job 0's first run not counted"
+
+
+@pytest.mark.parametrize("close", [True, False], ids=["connection-dropped", "read-timeout"])
+async def test_the_jobs_of_a_fetch_whose_reply_was_lost_run_and_a_burst_worker_waits(
+    client: pace.Client,
+    redis: Redis,
+    redis_server: EmbeddedRedis,
+    monkeypatch: pytest.MonkeyPatch,
+    close: bool,
+) -> None:
+    """Redis ran the fetch, its reply never came: the exchange is sent again and reads the
+    fetch's list back, so its jobs run at once, and a burst worker runs them before it exits."""
+    monkeypatch.setitem(pace.connection.TIMEOUTS, "socket_timeout", 1.0)
+    await client.enqueue_many("q", "Job", [[i] for i in range(20)])
+    ran: list[int] = []
+
+    async def handler(job: pace.Job) -> None:
+        ran.append(job.args[0])
+
+    async with FaultProxy(str(redis_server.socket_path)) as proxy:
+        proxy.lose_reply(script("fetch").sha.encode(), close=close)
+        worker = pace.Worker(["q"], redis_url=proxy.url, burst=True, batch_size=5)
+        await asyncio.wait_for(worker.start(handler), timeout=20)
+        assert proxy._lose is None, "a fetch reply was lost"
+    assert sorted(ran) == list(range(20))
+    assert await redis.llen("resque:queue:q") == 0
+    assert not await lanes_left(redis)
+    assert await redis.get("resque:stat:processed") == b"20"
