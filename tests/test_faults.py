@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 import pace
 import pace.connection
+import pace.wire
 from pace.embedded import EmbeddedRedis
 from pace.keys import Keys
 from pace.lua import script
@@ -304,3 +306,36 @@ async def test_the_jobs_of_a_fetch_whose_reply_was_lost_run_and_a_burst_worker_w
     assert await redis.llen("resque:queue:q") == 0
     assert not await lanes_left(redis)
     assert await redis.get("resque:stat:processed") == b"20"
+
+
+async def test_a_job_that_ignores_cancellation_is_abandoned_after_the_grace_period(
+    client: pace.Client, redis: Redis
+) -> None:
+    """A stop waited 5 s twice for a handler that swallows CancelledError, put its job back
+    after the others (out of order), and a late end of it would have been acknowledged."""
+    let_go = asyncio.Event()
+    ended: list[int] = []
+
+    async def handler(job: pace.Job) -> None:
+        if job.args[0] == 1:
+            while not let_go.is_set():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await let_go.wait()
+        else:
+            await asyncio.sleep(60)
+        ended.append(job.args[0])
+
+    raws = [pace.wire.new_job("Job", [i])[1] for i in range(4)]
+    await redis.rpush("resque:queue:q", *raws)
+    worker = pace.Worker(["q"], redis=redis, concurrency=2)
+    task = asyncio.create_task(worker.start(handler))
+    await wait_for(lambda: len(worker.running_jobs()) == 2)
+    await asyncio.wait_for(worker.stop(0.1), timeout=0.1 + 1 + 3)  # was over 10 s
+    await task
+    assert await redis.lrange("resque:queue:q", 0, -1) == raws, "back in the order taken"
+    let_go.set()
+    await wait_for(lambda: ended == [1])
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert worker._settler.acks == [], "the abandoned job's late end is not acknowledged"
+    assert await redis.get("resque:stat:processed") is None

@@ -43,7 +43,7 @@ from pace.wire import BATCH_FIELD
 from pace.worker.housekeeping import Housekeeping
 from pace.worker.inflight import Fenced, InFlight, Ref
 from pace.worker.registration import Registration
-from pace.worker.runtime import SignalHandlers, cancel_all, resolver, unless_cancelled
+from pace.worker.runtime import SignalHandlers, cancel_all, resolver, unless_cancelled, wait_unless
 from pace.worker.settle import OUTAGE_ERRORS, Outage, Settler
 
 __all__ = ["Worker"]
@@ -53,6 +53,7 @@ logger = logging.getLogger("pace")
 _MAX_IDLE = 0.5  # longest nap between polls of empty queues
 _REFRESH_QUEUES = 5.0  # seconds between re-reads of resque:queues for '*' and globs
 _AHEAD_WITHIN = 0.01  # a batch is fetched ahead while the worker runs one in less (seconds)
+_ABANDON_AFTER = 1.0  # seconds a cancelled job may take to end before it is abandoned
 
 
 class Worker:
@@ -132,7 +133,7 @@ class Worker:
         self._outage = Outage(self._chain)
         self._redis_url = redis_url
         self._redis = redis
-        self._running: dict[Job, asyncio.Task[None]] = {}  # job -> the consumer running it
+        self._running: dict[Job, tuple[asyncio.Task[None], Ref]] = {}  # -> consumer, place
         self._interrupted: dict[Job, Ref] = {}  # cancelled by a stop: back to their queues
         self._consumers: list[asyncio.Task[None]] = []
         self._idle: deque[asyncio.Future[None]] = deque()  # consumers waiting for jobs
@@ -146,6 +147,7 @@ class Worker:
         self._stop_grace: float | None = None
         self._stopping = False
         self._stop_requested: asyncio.Event | None = None
+        self._hard_stop = asyncio.Event()  # a second stop: every wait of the shutdown ends
         self._finished: asyncio.Event | None = None
         self._wakeup: asyncio.Event | None = None
         self._critical = False  # True while fetched jobs are in hand: never cancel the fetcher then
@@ -245,9 +247,8 @@ class Worker:
             self._stopping = True
             return
         if self._stopping:
-            if timeout == 0:  # a second, harder stop: cancel the jobs in flight now
-                for task in self._running.values():
-                    task.cancel()
+            if timeout == 0:  # a second, harder stop: abandon the jobs in flight now
+                self._hard_stop.set()
             return
         self._stopping = True
         self._stop_grace = timeout
@@ -257,6 +258,9 @@ class Worker:
     async def stop(self, timeout: float | None = 30.0) -> None:
         """Stop taking jobs, let those in flight finish for up to ``timeout`` seconds (``None``:
         no limit), cancel the rest and put them back at the head of their queues, unregister.
+        A job that ignores its cancellation for a second is abandoned: back in its queue, in
+        order, its outcome never stored. A second, hard stop (``request_stop(0)``, a second
+        TERM) cuts every wait short.
 
         Returns when :meth:`start` has finished.
         """
@@ -342,8 +346,8 @@ class Worker:
         """Stop the fetcher (letting it put back any jobs in hand) and the housekeeping."""
         self._stopping = True
         self.wake()
-        if loops and self._critical:
-            await asyncio.wait(loops[:1])  # it settles what it holds, then sees _stopping
+        if loops and self._critical:  # it settles what it holds, then sees _stopping
+            await wait_unless(loops[:1], None, self._hard_stop)
         await cancel_all(loops, timeout=5)
 
     async def _shut_down(self, owned: bool, loops: list[asyncio.Task[None]]) -> None:
@@ -371,25 +375,35 @@ class Worker:
             if not waiter.done():
                 waiter.set_result(None)
         self._idle.clear()
-        busy = [consumer for consumer in self._consumers if not consumer.done()]
-        if busy:
-            _done, pending = await asyncio.wait(busy, timeout=timeout)
-            if pending:
-                # Cancel the handlers still running. A job whose handler has ended is storing
-                # its outcome: let that finish (bounded: if Redis is away, release() requeues).
-                ended = {task for job, task in self._running.items() if job in self._storing}
-                logger.info("cancelling %d jobs in flight", len(pending - ended))
-                await cancel_all(pending - ended, timeout=5)
-                if ended:
-                    await asyncio.wait(ended, timeout=5)
-                    await cancel_all(ended, timeout=1)
-        refs = [*self._interrupted.values(), *self._ready]
+        pending = await wait_unless(self._consumers, timeout, self._hard_stop)
+        if pending:
+            # Cancel the handlers still running. A job whose handler has ended is storing its
+            # outcome: let that finish (bounded: if Redis is away, release() requeues).
+            ended = {task for job, (task, _) in self._running.items() if job in self._storing}
+            logger.info("cancelling %d jobs in flight", len(pending - ended))
+            for task in pending - ended:
+                task.cancel()
+            pending = await wait_unless(pending, _ABANDON_AFTER, self._hard_stop)
+        refs = [*self._interrupted.values(), *self._ready, *self._abandon(pending)]
         refs.sort(key=lambda ref: (ref[0].number, ref[1]))  # the order they were taken
         self._interrupted.clear()
         self._ready.clear()
         with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
             await self._inflight.requeue(refs)
         await self._settler.flush(timeout=5)  # bounded: if Redis is away, release() requeues
+
+    def _abandon(self, consumers: set[asyncio.Task[None]]) -> list[Ref]:
+        """Give up on jobs whose handlers ignore their cancellation: they go back to their
+        queues with the others, and no outcome of this worker is stored from now on (one that
+        ends later has run twice, at least once for good)."""
+        if not consumers:
+            return []
+        logger.warning("%d jobs ignore their cancellation: abandoned", len(consumers))
+        self._settler.close()
+        self._consumers = [consumer for consumer in self._consumers if consumer not in consumers]
+        for consumer in consumers:
+            consumer.cancel()
+        return [ref for task, ref in self._running.values() if task in consumers]
 
     def _signals(self) -> SignalHandlers:
         actions: dict[signal.Signals, Callable[[], None]] = {
@@ -586,7 +600,7 @@ class Worker:
             await self._settler.fail(queue, raw, job.payload, ref, poison)
             return
         job.started_at = time.time()
-        self._running[job] = me
+        self._running[job] = (me, ref)
         current.set(job)
         try:
             try:

@@ -11,7 +11,9 @@ from typing import Any
 from pace.errors import ConfigError, UnknownJobClass
 from pace.job import Handler
 
-__all__ = ["SignalHandlers", "cancel_all", "check_handler", "resolver", "unless_cancelled"]
+__all__ = [
+    "SignalHandlers", "cancel_all", "check_handler", "resolver", "unless_cancelled", "wait_unless",
+]  # fmt: skip
 
 
 def check_handler(handler: object, name: str) -> Handler:
@@ -58,6 +60,27 @@ async def cancel_all(tasks: Iterable[asyncio.Task[Any]], timeout: float) -> None
         task.cancel()
     if tasks:
         await asyncio.wait(tasks, timeout=timeout)
+
+
+async def wait_unless(
+    tasks: Iterable[asyncio.Task[Any]], timeout: float | None, cut: asyncio.Event
+) -> set[asyncio.Task[Any]]:
+    """Wait for ``tasks`` at most ``timeout`` seconds (``None``: no limit), less if ``cut``
+    is set meanwhile; return those not done."""
+    pending = {task for task in tasks if not task.done()}
+    if not pending or cut.is_set():
+        return pending
+    cutting = asyncio.ensure_future(cut.wait())
+    try:
+        async with asyncio.timeout(timeout):
+            while pending and not cutting.done():
+                await asyncio.wait([*pending, cutting], return_when=asyncio.FIRST_COMPLETED)
+                pending = {task for task in pending if not task.done()}
+    except TimeoutError:
+        pass
+    finally:
+        cutting.cancel()
+    return {task for task in pending if not task.done()}
 
 
 class SignalHandlers:

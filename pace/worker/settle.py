@@ -111,7 +111,7 @@ class Settler:
     """
 
     __slots__ = (
-        "_hooks", "_retry", "_sending", "_tasks", "_unsent", "acks", "inflight",
+        "_closed", "_hooks", "_retry", "_sending", "_tasks", "_unsent", "acks", "inflight",
         "outage", "worker_id",
     )  # fmt: skip
 
@@ -134,6 +134,7 @@ class Settler:
         self._hooks = chain
         self._retry = retry
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     # -- success: group commit, riding with the next fetch ----------------------------------
 
@@ -146,7 +147,13 @@ class Settler:
     def succeeded(self, job: Job, ref: Ref) -> None:
         """Queue a succeeded job's acknowledgement: the next exchange stores it with every
         other that finished meanwhile."""
-        self.acks.append((job, ref))
+        if not self._closed:
+            self.acks.append((job, ref))
+
+    def close(self) -> None:
+        """Store no outcome from now on: the jobs still running were given back (a stop
+        abandoned them)."""
+        self._closed = True
 
     @property
     def pending(self) -> bool:
@@ -217,6 +224,8 @@ class Settler:
 
     async def failed(self, job: Job, ref: Ref, exc: BaseException) -> None:
         """Schedule a retry if the job's policy (or its ``Retry``) allows one; else fail it."""
+        if self._closed:
+            return
         policy = self._policy(job.class_name)
         asked = isinstance(exc, Retry)
         if asked or (policy is not None and policy.retries(exc, job.attempt)):
