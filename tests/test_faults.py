@@ -339,3 +339,34 @@ async def test_a_job_that_ignores_cancellation_is_abandoned_after_the_grace_peri
         await asyncio.sleep(0)
     assert worker._settler.acks == [], "the abandoned job's late end is not acknowledged"
     assert await redis.get("resque:stat:processed") is None
+
+
+async def commandstats(redis: Redis) -> dict[str, int]:
+    """Calls per command since the last CONFIG RESETSTAT."""
+    stats = await redis.info("commandstats")
+    return {name.removeprefix("cmdstat_"): value["calls"] for name, value in stats.items()}
+
+
+async def test_a_fetch_asks_only_about_queues_worth_trying(redis: Redis, start: Starter) -> None:
+    """Under '*', every fetch asked for the length of every queue: 5,000 LLENs a fetch with
+    5,000 queues. Queues found empty nap; jobs pushed (as Ruby pushes them) into any queue
+    still run."""
+    names = [f"q{i:04}" for i in range(5000)]
+    await redis.sadd("resque:queues", *names)
+    await redis.rpush("resque:queue:q2500", *(f'{{"class":"J","args":[{i}]}}' for i in range(300)))
+    ran: list[tuple[str, int]] = []
+
+    async def handler(job: pace.Job) -> None:
+        ran.append((job.queue, job.args[0]))
+
+    await redis.config_resetstat()
+    await start(["*"], handler, concurrency=1, batch_size=1)
+    await wait_for(lambda: len(ran) == 300, timeout=30)
+    calls = await commandstats(redis)
+    fetches = calls["evalsha"]  # the fetches, and a few moves of the schedule
+    assert fetches >= 300
+    assert calls["llen"] / fetches < 1000, calls  # was 5,000: one per queue
+    await redis.rpush("resque:queue:q4999", '{"class":"J","args":[-1]}')
+    await redis.rpush("resque:queue:q0000", '{"class":"J","args":[-2]}')
+    await wait_for(lambda: len(ran) == 302, timeout=10)
+    assert set(ran[300:]) == {("q4999", -1), ("q0000", -2)}

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import math
 import os
+import random
 import signal
 import socket
 import sys
@@ -54,6 +55,9 @@ _MAX_IDLE = 0.5  # longest nap between polls of empty queues
 _REFRESH_QUEUES = 5.0  # seconds between re-reads of resque:queues for '*' and globs
 _AHEAD_WITHIN = 0.01  # a batch is fetched ahead while the worker runs one in less (seconds)
 _ABANDON_AFTER = 1.0  # seconds a cancelled job may take to end before it is abandoned
+_STORING_WAIT = 5.0  # seconds a stop waits for outcomes being stored (Redis may be slow)
+_NAP_PER_QUEUE = 0.0002  # an empty queue of a list of n is skipped up to n times this ...
+_NAP_MAX = 1.0  # ... and never longer (5,000 queues: from half a second to a second)
 
 
 class Worker:
@@ -155,7 +159,10 @@ class Worker:
         self._paused_names: frozenset[str] = frozenset()  # paused for the fleet (control.py)
         self._remotely_paused = False  # this worker paused through control.py
         self._fetch_names: list[str] = list(self.queues.spec)  # known minus paused
-        self._fetch_keys: list[str] = [self.keys.queue(name) for name in self._fetch_names]
+        self._fetch_keys = {name: self.keys.queue(name) for name in self._fetch_names}
+        self._napping: dict[str, float] = {}  # queue -> until when it is skipped (found empty)
+        self._known = -1  # how many queues resque:queues held when last read
+        self._queues_changed = False  # resque:queues' size changed since: read it again
         # set by start():
         self._resolve: Callable[[str], Handler]
         self._inflight: InFlight
@@ -379,11 +386,13 @@ class Worker:
         if pending:
             # Cancel the handlers still running. A job whose handler has ended is storing its
             # outcome: let that finish (bounded: if Redis is away, release() requeues).
-            ended = {task for job, (task, _) in self._running.items() if job in self._storing}
-            logger.info("cancelling %d jobs in flight", len(pending - ended))
-            for task in pending - ended:
+            logger.info("cancelling %d jobs in flight", len(pending - self._storers()))
+            for task in pending - self._storers():
                 task.cancel()
             pending = await wait_unless(pending, _ABANDON_AFTER, self._hard_stop)
+            if storing := pending & self._storers():
+                late = await wait_unless(storing, _STORING_WAIT, self._hard_stop)
+                pending = pending - storing | late
         refs = [*self._interrupted.values(), *self._ready, *self._abandon(pending)]
         refs.sort(key=lambda ref: (ref[0].number, ref[1]))  # the order they were taken
         self._interrupted.clear()
@@ -391,6 +400,10 @@ class Worker:
         with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
             await self._inflight.requeue(refs)
         await self._settler.flush(timeout=5)  # bounded: if Redis is away, release() requeues
+
+    def _storers(self) -> set[asyncio.Task[None]]:
+        """The consumers storing the outcome of a job whose handler has ended."""
+        return {task for job, (task, _) in self._running.items() if job in self._storing}
 
     def _abandon(self, consumers: set[asyncio.Task[None]]) -> list[Ref]:
         """Give up on jobs whose handlers ignore their cancellation: they go back to their
@@ -431,7 +444,9 @@ class Worker:
                     await self._nap(self._pause_left() if self.paused else _MAX_IDLE)
                     continue
                 if room and self.queues.dynamic and (
-                    idle or time.monotonic() - refreshed > _REFRESH_QUEUES
+                    self._queues_changed
+                    or (idle and len(self._fetch_names) < 2)  # else _allot counts the queues
+                    or time.monotonic() - refreshed > _REFRESH_QUEUES
                 ):
                     await self._refresh_queues()
                     refreshed = time.monotonic()
@@ -521,18 +536,29 @@ class Worker:
 
     async def _allot(self, wanted: int) -> dict[str, int]:
         """How many jobs to take from each queue: all from the first when there is one; else
-        by the queues' lengths, highest priority first (one round trip: LLEN of each)."""
+        by the queues' lengths, highest priority first (one round trip: LLEN of each queue
+        but those found empty lately, which nap: in a long list a fetch asks only about the
+        queues worth trying, and each empty one is asked about once a second at most)."""
         names = self._fetch_names
         if len(names) < 2:
             return dict.fromkeys(names, wanted)
+        now, napping = time.monotonic(), self._napping
+        trying = [name for name in names if napping.get(name, 0.0) <= now] if napping else names
         assert self._redis is not None
         async with self._redis.pipeline(transaction=False) as pipe:
-            for key in self._fetch_keys:
-                pipe.llen(key)
+            for name in trying:
+                pipe.llen(self._fetch_keys[name])
+            if self.queues.dynamic:  # a new queue is fetched from at once
+                pipe.scard(self.keys.queues)
             lengths: list[int] = await pipe.execute()
+        if self.queues.dynamic:
+            self._queues_changed = lengths.pop() != self._known
+        nap = 0.0 if self.burst else min(_NAP_PER_QUEUE * len(names), _NAP_MAX)
         allotted = {}
-        for name, length in zip(names, lengths, strict=True):
-            if length and wanted:
+        for name, length in zip(trying, lengths, strict=True):
+            if not length:
+                napping[name] = now + nap * (0.5 + random.random() / 2)  # spread: no spikes
+            elif wanted:
                 allotted[name] = min(length, wanted)
                 wanted -= allotted[name]
         return allotted
@@ -540,6 +566,7 @@ class Worker:
     async def _refresh_queues(self) -> None:
         assert self._redis is not None
         known = await self._redis.smembers(self.keys.queues)
+        self._known, self._queues_changed = len(known), False
         self._known_names = self.queues.resolve(map(text, known))
         self._update_fetch_names()
 
@@ -547,7 +574,8 @@ class Worker:
         names = [name for name in self._known_names if name not in self._paused_names]
         if names != self._fetch_names:
             self._fetch_names = names
-            self._fetch_keys = [self.keys.queue(name) for name in names]
+            self._fetch_keys = {name: self.keys.queue(name) for name in names}
+            self._napping = {n: t for n, t in self._napping.items() if n in self._fetch_keys}
 
     def _dispatch(self, taken: list[Ref]) -> None:
         """Hand the jobs to the consumers."""
