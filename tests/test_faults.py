@@ -370,3 +370,31 @@ async def test_a_fetch_asks_only_about_queues_worth_trying(redis: Redis, start: 
     await redis.rpush("resque:queue:q0000", '{"class":"J","args":[-2]}')
     await wait_for(lambda: len(ran) == 302, timeout=10)
     assert set(ran[300:]) == {("q4999", -1), ("q0000", -2)}
+
+
+async def test_a_second_stop_exits_at_once_even_while_redis_is_unreachable(
+    client: pace.Client, redis: Redis, redis_server: EmbeddedRedis, start: Starter
+) -> None:
+    """Putting jobs back waited for the read timeout (30 s) after a hard stop; now the
+    worker gives up after a second and leaves its jobs to recovery."""
+    await client.enqueue("q", "Job", 1)
+    ran: list[int] = []
+
+    async def handler(job: pace.Job) -> None:
+        ran.append(job.args[0])
+        await asyncio.sleep(60)
+
+    async with FaultProxy(str(redis_server.socket_path)) as proxy:
+        worker = pace.Worker(["q"], redis_url=proxy.url, dead_after=1.0)
+        task = asyncio.create_task(worker.start(handler))
+        await wait_for(lambda: ran == [1])
+        proxy.blackhole()
+        worker.request_stop(None)  # a drain with no limit ...
+        worker.request_stop(0)  # ... cut short: TERM after QUIT
+        await asyncio.wait_for(task, timeout=1 + 1 + 3)
+
+    async def record(job: pace.Job) -> None:
+        ran.append(job.args[0])
+
+    await start(["q", "other"], record, dead_after=1.0)  # another id than the first's
+    await wait_for(lambda: ran == [1, 1], timeout=10)  # recovered

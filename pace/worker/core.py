@@ -44,7 +44,14 @@ from pace.wire import BATCH_FIELD
 from pace.worker.housekeeping import Housekeeping
 from pace.worker.inflight import Fenced, InFlight, Ref
 from pace.worker.registration import Registration
-from pace.worker.runtime import SignalHandlers, cancel_all, resolver, unless_cancelled, wait_unless
+from pace.worker.runtime import (
+    SignalHandlers,
+    cancel_all,
+    resolver,
+    run_unless,
+    unless_cancelled,
+    wait_unless,
+)
 from pace.worker.settle import OUTAGE_ERRORS, Outage, Settler
 
 __all__ = ["Worker"]
@@ -364,7 +371,7 @@ class Worker:
             await self._stop_loops(loops)
             await self._drain(0)
             try:  # anything still in flight goes back to its queue; every trace of us goes
-                await self._inflight.release()
+                await run_unless(self._inflight.release(), self._hard_stop, _ABANDON_AFTER)
             except RedisError as exc:
                 logger.warning("could not unregister (%s); recovery will do it", exc)
             logger.info("worker %s stopped", self.id)
@@ -397,6 +404,10 @@ class Worker:
         refs.sort(key=lambda ref: (ref[0].number, ref[1]))  # the order they were taken
         self._interrupted.clear()
         self._ready.clear()
+        await run_unless(self._give_back(refs), self._hard_stop, _ABANDON_AFTER)
+
+    async def _give_back(self, refs: list[Ref]) -> None:
+        """Put jobs back at the head of their queues, then store the last successes."""
         with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
             await self._inflight.requeue(refs)
         await self._settler.flush(timeout=5)  # bounded: if Redis is away, release() requeues
@@ -411,12 +422,14 @@ class Worker:
         ends later has run twice, at least once for good)."""
         if not consumers:
             return []
-        logger.warning("%d jobs ignore their cancellation: abandoned", len(consumers))
+        refs = [ref for task, ref in self._running.values() if task in consumers]
+        if refs:
+            logger.warning("%d jobs ignore their cancellation: abandoned", len(refs))
         self._settler.close()
         self._consumers = [consumer for consumer in self._consumers if consumer not in consumers]
         for consumer in consumers:
             consumer.cancel()
-        return [ref for task, ref in self._running.values() if task in consumers]
+        return refs
 
     def _signals(self) -> SignalHandlers:
         actions: dict[signal.Signals, Callable[[], None]] = {

@@ -205,7 +205,7 @@ class InFlight:
         plain: dict[Take, list[int]] = {}
         for ref, member in done:
             take, index = ref
-            if take.lane.closed:  # released (given back) while it ran
+            if take.lane.closed:  # given back while it ran (its worker was taken for dead)
                 continue
             take.open -= 1
             if member is None:

@@ -147,7 +147,7 @@ class Settler:
     def succeeded(self, job: Job, ref: Ref) -> None:
         """Queue a succeeded job's acknowledgement: the next exchange stores it with every
         other that finished meanwhile."""
-        if not self._closed:
+        if not (self._closed or ref[0].lane.closed):  # else it was given back meanwhile
             self.acks.append((job, ref))
 
     def close(self) -> None:
