@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 import pace
@@ -398,3 +399,40 @@ async def test_a_second_stop_exits_at_once_even_while_redis_is_unreachable(
 
     await start(["q", "other"], record, dead_after=1.0)  # another id than the first's
     await wait_for(lambda: ran == [1, 1], timeout=10)  # recovered
+
+
+async def test_a_failure_record_written_again_after_a_lost_reply_is_written_once(
+    client: pace.Client, redis: Redis, redis_url: str
+) -> None:
+    """Redis wrote a failure record, and its reply was lost: the write was sent again and the
+    job had two records (seen once by the model test, across a Redis restart)."""
+
+    class LosingPipeline(Pipeline):
+        lost = False
+
+        async def execute(self, raise_on_error: bool = True) -> list[Any]:
+            writing = any(args[0] == "LREM" for args, _ in self.command_stack)
+            replies: list[Any] = await super().execute(raise_on_error)
+            if writing and not LosingPipeline.lost:
+                LosingPipeline.lost = True
+                raise RedisConnectionError("the reply was lost")
+            return replies
+
+    class Losing(Redis):
+        def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+            return LosingPipeline(
+                self.connection_pool, self.response_callbacks, transaction, shard_hint
+            )
+
+    async def broken(job: pace.Job) -> None:
+        raise ValueError("no")
+
+    await client.enqueue("q", "Job")
+    losing = Losing.from_url(redis_url)
+    try:
+        await pace.Worker(["q"], redis=losing, burst=True).start(broken)
+    finally:
+        await losing.aclose()
+    assert LosingPipeline.lost
+    assert await redis.llen("resque:failed") == 1
+    assert await redis.get("resque:stat:failed") == b"1"

@@ -378,9 +378,14 @@ class InFlight:
             self._settled(ref)
         return item
 
-    async def write_out(self, ref: Ref, item: bytes) -> None:
-        """Write a settled job's outbox item where it belongs (:meth:`_write_out`)."""
-        await self._write_out([item], ref[0].lane, self.worker_id)
+    async def write_out(self, ref: Ref, item: bytes, again: bool = False) -> None:
+        """Write a settled job's outbox item where it belongs (:meth:`_write_out`). ``again``
+        after a call whose reply was lost: only if the item is still in the outbox (else that
+        call wrote it: a record written twice would be two failures)."""
+        lane = ref[0].lane
+        if again and await self.redis.lpos(lane.outbox, item) is None:  # type: ignore[arg-type]
+            return
+        await self._write_out([item], lane, self.worker_id)
 
     async def _write_out(self, items: list[bytes], lane: Lane, worker_id: str | None) -> None:
         """Write outbox items where they belong (a failure record to ``resque:failed`` with

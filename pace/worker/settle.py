@@ -255,8 +255,19 @@ class Settler:
             self.inflight.retry, ref, again, delay, batch_of(job.payload)
         )
         if item is not None:
-            await self.outage.until_done(self.inflight.write_out, ref, item)
+            await self._write_out(ref, item)
         return True
+
+    async def _write_out(self, ref: Ref, item: bytes) -> None:
+        """Write an outbox item out, retried while Redis is away, and once only."""
+        sent = False
+
+        async def once() -> None:
+            nonlocal sent
+            again, sent = sent, True
+            await self.inflight.write_out(ref, item, again)
+
+        await self.outage.until_done(once)
 
     async def fail(
         self,
@@ -279,6 +290,6 @@ class Settler:
         member = batch_of(payload) if payload is not None else None
         item = await self.outage.until_done(self.inflight.fail, ref, encode(record), member)
         if item is not None:
-            await self.outage.until_done(self.inflight.write_out, ref, item)
+            await self._write_out(ref, item)
         hooked = payload if payload is not None else record["payload"]
         await hooks.fire(self._hooks, "error", hooked, exc)
