@@ -383,8 +383,9 @@ class Worker:
             self._finished.set()
 
     async def _drain(self, timeout: float | None) -> None:
-        """Wait up to ``timeout`` for jobs in flight, cancel the rest, and put those back at the
-        head of their queues in the order they were taken; then store the last successes."""
+        """Wait up to ``timeout`` for jobs in flight, cancel the rest (abandoning those that
+        ignore it for a second), and put those back at the head of their queues in the order
+        they were taken; then store the last successes. A hard stop cuts each wait short."""
         for waiter in self._idle:  # idle consumers end; busy ones after their jobs
             if not waiter.done():
                 waiter.set_result(None)
