@@ -436,3 +436,30 @@ async def test_a_failure_record_written_again_after_a_lost_reply_is_written_once
     assert LosingPipeline.lost
     assert await redis.llen("resque:failed") == 1
     assert await redis.get("resque:stat:failed") == b"1"
+
+
+async def test_a_busy_worker_taken_for_dead_learns_it_at_its_next_beat(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    """A worker busy with long jobs (no room to fetch) kept re-registering its old id until
+    one of them ended; its beat now finds it unregistered and it goes on under a fresh id."""
+    gate = asyncio.Event()
+    runs: list[int] = []
+
+    async def handler(job: pace.Job) -> None:
+        runs.append(job.args[0])
+        await gate.wait()
+
+    await client.enqueue_many("q", "Job", [[0], [1]])
+    worker = await start(["q"], handler, concurrency=1, dead_after=2.0)
+    await wait_for(lambda: runs == [0])
+    old = worker.id
+    recoverer = InFlight(redis, Keys(), "recoverer")
+    while True:  # taken for dead: its alive key gone (a beat may land in between)
+        await redis.delete(f"resque:pace:worker:{old}:alive")
+        if await recoverer.release(old) == 1:
+            break
+    await wait_for(lambda: worker.id != old, timeout=5)  # its next beat: within 0.5 s
+    assert await redis.smembers("resque:workers") == {worker.id.encode()}
+    gate.set()
+    await wait_for(lambda: sorted(runs) == [0, 0, 1])

@@ -138,6 +138,7 @@ class Worker:
         self.catch_all = catch_all
         self.id = self._first_id = f"{socket.gethostname()}:{os.getpid()}:{self.queues}"
         self._lives = 1  # a worker taken for dead goes on under a fresh id (_reincarnate)
+        self._recovered = False  # its beat found it unregistered: reincarnate
         self.hooks = _hooks.Hooks()
         self.metrics = WorkerMetrics()
         self._chain = (Worker.class_hooks, self.hooks)
@@ -287,6 +288,12 @@ class Worker:
     def running_jobs(self) -> list[Job]:
         """The jobs running now, oldest first."""
         return list(self._running)
+
+    def recovered(self) -> None:
+        """Other workers took this one for dead (its beat found it unregistered): the fetcher
+        goes on under a fresh id, as when a fenced lane refuses its fetch."""
+        self._recovered = True
+        self.wake()
 
     def follow_pauses(self, queues: frozenset[str], me: bool) -> None:
         """The fleet pauses ``queues`` (and this worker, if ``me``)."""
@@ -449,6 +456,9 @@ class Worker:
         refreshed = -math.inf
         while not self._stopping:
             try:
+                if self._recovered:
+                    self._recovered = False
+                    raise Fenced("its beat found it unregistered")
                 if self.paused and self.limit is not None:
                     self.limit.restart()  # no burst when the pause ends
                 if self._ready and self.paused:  # fetched just before a pause
@@ -520,14 +530,15 @@ class Worker:
             self.request_stop(None)
         return taken
 
-    async def _reincarnate(self, queue: str) -> None:
+    async def _reincarnate(self, why: str) -> None:
         """Other workers took this one for dead and gave its jobs back (fencing its lanes):
         drop the jobs not started, give back what is left under the old id, and go on under
         a fresh one. Jobs running now run to their end, their outcomes not stored (a job given
         back runs again: at least once)."""
         old = self.id
         self._lives += 1
-        self.id = self._registration.worker_id = f"{self._first_id}:{self._lives}"
+        self.id = f"{self._first_id}:{self._lives}"
+        self._registration.rename(self.id)
         self._holding -= len(self._ready)
         self._ready.clear()
         self._settler.forget()
@@ -537,8 +548,8 @@ class Worker:
         Worker._active_ids.add(self.id)
         await self._outage.until_done(self._registration.register, self.dead_after)
         logger.warning(
-            "worker %s was taken for dead and its jobs given to others (queue %r refused its "
-            "fetch); it goes on as %s", old, queue, self.id,
+            "worker %s was taken for dead and its jobs given to others (%s); it goes on as %s",
+            old, why, self.id,
         )  # fmt: skip
 
     async def _put_back(self) -> None:
