@@ -392,7 +392,7 @@ async def test_a_second_stop_exits_at_once_even_while_redis_is_unreachable(
         proxy.blackhole()
         worker.request_stop(None)  # a drain with no limit ...
         worker.request_stop(0)  # ... cut short: TERM after QUIT
-        await asyncio.wait_for(task, timeout=1 + 1 + 3)
+        await asyncio.wait_for(task, timeout=1 + 3)  # a second, and a margin
 
     async def record(job: pace.Job) -> None:
         ran.append(job.args[0])
