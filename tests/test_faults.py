@@ -35,6 +35,15 @@ from tests.support import Starter, lanes_left, noop, wait_for
 TESTS = Path(__file__).parent
 
 
+async def one_job_in_burst(client: pace.Client, redis: Redis, handler: Any) -> None:
+    """Enqueue a job in 'q' and run a burst worker on ``redis`` (closed after)."""
+    await client.enqueue("q", "Job")
+    try:
+        await pace.Worker(["q"], redis=redis, burst=True).start(handler)
+    finally:
+        await redis.aclose()
+
+
 async def test_a_failure_whose_payload_cannot_be_encoded_again_keeps_the_raw_text(
     redis: Redis,
 ) -> None:
@@ -191,12 +200,7 @@ async def test_redis_going_away_while_a_worker_registers_is_waited_out(
                 raise RedisConnectionError("Redis restarting")
             return await super().execute_command(*args, **options)
 
-    await client.enqueue("q", "Job")
-    away = AwayAtFirst.from_url(redis_url)
-    try:
-        await pace.Worker(["q"], redis=away, burst=True).start(noop)
-    finally:
-        await away.aclose()
+    await one_job_in_burst(client, AwayAtFirst.from_url(redis_url), noop)
     assert failures == 0
     assert await redis.get("resque:stat:processed") == b"1"
 
@@ -427,12 +431,7 @@ async def test_a_failure_record_written_again_after_a_lost_reply_is_written_once
     async def broken(job: pace.Job) -> None:
         raise ValueError("no")
 
-    await client.enqueue("q", "Job")
-    losing = Losing.from_url(redis_url)
-    try:
-        await pace.Worker(["q"], redis=losing, burst=True).start(broken)
-    finally:
-        await losing.aclose()
+    await one_job_in_burst(client, Losing.from_url(redis_url), broken)
     assert LosingPipeline.lost
     assert await redis.llen("resque:failed") == 1
     assert await redis.get("resque:stat:failed") == b"1"
