@@ -459,6 +459,10 @@ async def test_a_busy_worker_taken_for_dead_learns_it_at_its_next_beat(
         if await recoverer.release(old) == 1:
             break
     await wait_for(lambda: worker.id != old, timeout=5)  # its next beat: within 0.5 s
-    assert await redis.smembers("resque:workers") == {worker.id.encode()}
+
+    async def registered_anew() -> bool:
+        return await redis.smembers("resque:workers") == {worker.id.encode()}
+
+    await wait_for(registered_anew)
     gate.set()
     await wait_for(lambda: sorted(runs) == [0, 0, 1])
