@@ -34,7 +34,9 @@ def loop_factory(use_uvloop: bool = True) -> Callable[[], asyncio.AbstractEventL
 
 
 def run(main: Coroutine[Any, Any, T], *, use_uvloop: bool = True) -> T:
-    """Run ``main`` to completion on a new event loop (uvloop when available).
+    """Run ``main`` to completion on a new event loop (uvloop when available); then cancel
+    the tasks it left and give them :data:`LEFTOVERS_WAIT` seconds to end before the loop
+    closes (a task that ignores its cancellation is left behind, so this always returns).
 
     Example::
 

@@ -35,6 +35,15 @@ from tests.support import Starter, lanes_left, noop, wait_for
 TESTS = Path(__file__).parent
 
 
+async def one_job_in_burst(client: pace.Client, redis: Redis, handler: Any) -> None:
+    """Enqueue a job in 'q' and run a burst worker on ``redis`` (closed after)."""
+    await client.enqueue("q", "Job")
+    try:
+        await pace.Worker(["q"], redis=redis, burst=True).start(handler)
+    finally:
+        await redis.aclose()
+
+
 async def test_a_failure_whose_payload_cannot_be_encoded_again_keeps_the_raw_text(
     redis: Redis,
 ) -> None:
@@ -191,12 +200,7 @@ async def test_redis_going_away_while_a_worker_registers_is_waited_out(
                 raise RedisConnectionError("Redis restarting")
             return await super().execute_command(*args, **options)
 
-    await client.enqueue("q", "Job")
-    away = AwayAtFirst.from_url(redis_url)
-    try:
-        await pace.Worker(["q"], redis=away, burst=True).start(noop)
-    finally:
-        await away.aclose()
+    await one_job_in_burst(client, AwayAtFirst.from_url(redis_url), noop)
     assert failures == 0
     assert await redis.get("resque:stat:processed") == b"1"
 
@@ -392,7 +396,7 @@ async def test_a_second_stop_exits_at_once_even_while_redis_is_unreachable(
         proxy.blackhole()
         worker.request_stop(None)  # a drain with no limit ...
         worker.request_stop(0)  # ... cut short: TERM after QUIT
-        await asyncio.wait_for(task, timeout=1 + 1 + 3)
+        await asyncio.wait_for(task, timeout=1 + 3)  # a second, and a margin
 
     async def record(job: pace.Job) -> None:
         ran.append(job.args[0])
@@ -427,12 +431,38 @@ async def test_a_failure_record_written_again_after_a_lost_reply_is_written_once
     async def broken(job: pace.Job) -> None:
         raise ValueError("no")
 
-    await client.enqueue("q", "Job")
-    losing = Losing.from_url(redis_url)
-    try:
-        await pace.Worker(["q"], redis=losing, burst=True).start(broken)
-    finally:
-        await losing.aclose()
+    await one_job_in_burst(client, Losing.from_url(redis_url), broken)
     assert LosingPipeline.lost
     assert await redis.llen("resque:failed") == 1
     assert await redis.get("resque:stat:failed") == b"1"
+
+
+async def test_a_busy_worker_taken_for_dead_learns_it_at_its_next_beat(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    """A worker busy with long jobs (no room to fetch) kept re-registering its old id until
+    one of them ended; its beat now finds it unregistered and it goes on under a fresh id."""
+    gate = asyncio.Event()
+    runs: list[int] = []
+
+    async def handler(job: pace.Job) -> None:
+        runs.append(job.args[0])
+        await gate.wait()
+
+    await client.enqueue_many("q", "Job", [[0], [1]])
+    worker = await start(["q"], handler, concurrency=1, dead_after=2.0)
+    await wait_for(lambda: runs == [0])
+    old = worker.id
+    recoverer = InFlight(redis, Keys(), "recoverer")
+    while True:  # taken for dead: its alive key gone (a beat may land in between)
+        await redis.delete(f"resque:pace:worker:{old}:alive")
+        if await recoverer.release(old) == 1:
+            break
+    await wait_for(lambda: worker.id != old, timeout=5)  # its next beat: within 0.5 s
+
+    async def registered_anew() -> bool:
+        return await redis.smembers("resque:workers") == {worker.id.encode()}
+
+    await wait_for(registered_anew)
+    gate.set()
+    await wait_for(lambda: sorted(runs) == [0, 0, 1])

@@ -22,7 +22,7 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import suppress
 from typing import Any, ClassVar
 
@@ -46,9 +46,7 @@ from pace.worker.inflight import Fenced, InFlight, Ref
 from pace.worker.registration import Registration
 from pace.worker.runtime import (
     SignalHandlers,
-    cancel_all,
     resolver,
-    run_unless,
     unless_cancelled,
     wait_unless,
 )
@@ -62,6 +60,7 @@ _MAX_IDLE = 0.5  # longest nap between polls of empty queues
 _REFRESH_QUEUES = 5.0  # seconds between re-reads of resque:queues for '*' and globs
 _AHEAD_WITHIN = 0.01  # a batch is fetched ahead while the worker runs one in less (seconds)
 _ABANDON_AFTER = 1.0  # seconds a cancelled job may take to end before it is abandoned
+_HARD_STOP_WITHIN = 1.0  # seconds a hard stop leaves to its talks with Redis, in all
 _STORING_WAIT = 5.0  # seconds a stop waits for outcomes being stored (Redis may be slow)
 _NAP_PER_QUEUE = 0.0002  # an empty queue of a list of n is skipped up to n times this ...
 _NAP_MAX = 1.0  # ... and never longer (5,000 queues: from half a second to a second)
@@ -138,6 +137,7 @@ class Worker:
         self.catch_all = catch_all
         self.id = self._first_id = f"{socket.gethostname()}:{os.getpid()}:{self.queues}"
         self._lives = 1  # a worker taken for dead goes on under a fresh id (_reincarnate)
+        self._recovered = False  # its beat found it unregistered: reincarnate
         self.hooks = _hooks.Hooks()
         self.metrics = WorkerMetrics()
         self._chain = (Worker.class_hooks, self.hooks)
@@ -159,6 +159,7 @@ class Worker:
         self._stopping = False
         self._stop_requested: asyncio.Event | None = None
         self._hard_stop = asyncio.Event()  # a second stop: every wait of the shutdown ends
+        self._hard_until = math.inf  # ... and its talks with Redis by then (time.monotonic())
         self._finished: asyncio.Event | None = None
         self._wakeup: asyncio.Event | None = None
         self._critical = False  # True while fetched jobs are in hand: never cancel the fetcher then
@@ -261,7 +262,7 @@ class Worker:
             self._stopping = True
             return
         if self._stopping:
-            if timeout == 0:  # a second, harder stop: abandon the jobs in flight now
+            if timeout == 0:  # a second, harder stop
                 self._hard_stop.set()
             return
         self._stopping = True
@@ -287,6 +288,12 @@ class Worker:
     def running_jobs(self) -> list[Job]:
         """The jobs running now, oldest first."""
         return list(self._running)
+
+    def recovered(self) -> None:
+        """Other workers took this one for dead (its beat found it unregistered): the fetcher
+        goes on under a fresh id, as when a fenced lane refuses its fetch."""
+        self._recovered = True
+        self.wake()
 
     def follow_pauses(self, queues: frozenset[str], me: bool) -> None:
         """The fleet pauses ``queues`` (and this worker, if ``me``)."""
@@ -361,17 +368,20 @@ class Worker:
         self._stopping = True
         self.wake()
         if loops and self._critical:  # it settles what it holds, then sees _stopping
-            await wait_unless(loops[:1], None, self._hard_stop)
-        await cancel_all(loops, timeout=5)
+            await self._within(loops[:1], None, talking=True)
+        for task in loops:
+            task.cancel()
+        await self._within(loops, 5, talking=True)  # redis-py may take long to disconnect
 
     async def _shut_down(self, owned: bool, loops: list[asyncio.Task[None]]) -> None:
         assert self._redis is not None
         assert self._finished is not None
         try:
             await self._stop_loops(loops)
-            await self._drain(0)
+            if not self._hard_stop.is_set():  # else its drain has given up already
+                await self._drain(0)
             try:  # anything still in flight goes back to its queue; every trace of us goes
-                await run_unless(self._inflight.release(), self._hard_stop, _ABANDON_AFTER)
+                await self._run_within(self._inflight.release())
             except RedisError as exc:
                 logger.warning("could not unregister (%s); recovery will do it", exc)
             logger.info("worker %s stopped", self.id)
@@ -383,8 +393,9 @@ class Worker:
             self._finished.set()
 
     async def _drain(self, timeout: float | None) -> None:
-        """Wait up to ``timeout`` for jobs in flight, cancel the rest, and put those back at the
-        head of their queues in the order they were taken; then store the last successes."""
+        """Wait up to ``timeout`` for jobs in flight, cancel the rest (abandoning those that
+        ignore it for a second), and put those back at the head of their queues in the order
+        they were taken; then store the last successes. A hard stop cuts each wait short."""
         for waiter in self._idle:  # idle consumers end; busy ones after their jobs
             if not waiter.done():
                 waiter.set_result(None)
@@ -396,21 +407,43 @@ class Worker:
             logger.info("cancelling %d jobs in flight", len(pending - self._storers()))
             for task in pending - self._storers():
                 task.cancel()
-            pending = await wait_unless(pending, _ABANDON_AFTER, self._hard_stop)
+            pending = await self._within(pending, _ABANDON_AFTER)
             if storing := pending & self._storers():
-                late = await wait_unless(storing, _STORING_WAIT, self._hard_stop)
-                pending = pending - storing | late
+                pending = pending - storing | await self._within(storing, _STORING_WAIT)
         refs = [*self._interrupted.values(), *self._ready, *self._abandon(pending)]
         refs.sort(key=lambda ref: (ref[0].number, ref[1]))  # the order they were taken
         self._interrupted.clear()
         self._ready.clear()
-        await run_unless(self._give_back(refs), self._hard_stop, _ABANDON_AFTER)
+        await self._run_within(self._give_back(refs))
 
     async def _give_back(self, refs: list[Ref]) -> None:
         """Put jobs back at the head of their queues, then store the last successes."""
         with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
             await self._inflight.requeue(refs)
         await self._settler.flush(timeout=5)  # bounded: if Redis is away, release() requeues
+
+    async def _within(
+        self, tasks: Iterable[asyncio.Task[Any]], timeout: float | None, talking: bool = False
+    ) -> set[asyncio.Task[Any]]:
+        """Wait for ``tasks`` up to ``timeout`` seconds (``None``: no limit); return those not
+        done. A hard stop ends the wait at once, but for tasks ``talking`` to Redis: they get
+        what is left of one second shared by all of them."""
+        pending = await wait_unless(tasks, timeout, self._hard_stop)
+        if pending and talking and self._hard_stop.is_set():
+            if self._hard_until == math.inf:
+                self._hard_until = time.monotonic() + _HARD_STOP_WITHIN
+            left = max(0.0, self._hard_until - time.monotonic())
+            pending = (await asyncio.wait(pending, timeout=left))[1]
+        return pending
+
+    async def _run_within(self, work: Awaitable[object]) -> None:
+        """Await ``work``, no longer than a hard stop allows (then it is cancelled: recovery
+        puts back what it leaves)."""
+        task = asyncio.ensure_future(work)
+        if await self._within([task], None, talking=True):
+            task.cancel()
+        elif not task.cancelled():
+            task.result()
 
     def _storers(self) -> set[asyncio.Task[None]]:
         """The consumers storing the outcome of a job whose handler has ended."""
@@ -448,6 +481,9 @@ class Worker:
         refreshed = -math.inf
         while not self._stopping:
             try:
+                if self._recovered:
+                    self._recovered = False
+                    raise Fenced("its beat found it unregistered")
                 if self.paused and self.limit is not None:
                     self.limit.restart()  # no burst when the pause ends
                 if self._ready and self.paused:  # fetched just before a pause
@@ -519,14 +555,15 @@ class Worker:
             self.request_stop(None)
         return taken
 
-    async def _reincarnate(self, queue: str) -> None:
+    async def _reincarnate(self, why: str) -> None:
         """Other workers took this one for dead and gave its jobs back (fencing its lanes):
         drop the jobs not started, give back what is left under the old id, and go on under
         a fresh one. Jobs running now run to their end, their outcomes not stored (a job given
         back runs again: at least once)."""
         old = self.id
         self._lives += 1
-        self.id = self._registration.worker_id = f"{self._first_id}:{self._lives}"
+        self.id = f"{self._first_id}:{self._lives}"
+        self._registration.rename(self.id)
         self._holding -= len(self._ready)
         self._ready.clear()
         self._settler.forget()
@@ -536,8 +573,8 @@ class Worker:
         Worker._active_ids.add(self.id)
         await self._outage.until_done(self._registration.register, self.dead_after)
         logger.warning(
-            "worker %s was taken for dead and its jobs given to others (queue %r refused its "
-            "fetch); it goes on as %s", old, queue, self.id,
+            "worker %s was taken for dead and its jobs given to others (%s); it goes on as %s",
+            old, why, self.id,
         )  # fmt: skip
 
     async def _put_back(self) -> None:

@@ -115,6 +115,9 @@ class Crew(Protocol):
     def wake(self) -> None:
         """Wake the fetcher (jobs may be waiting)."""
 
+    def recovered(self) -> None:
+        """Other workers took this one for dead and gave its jobs back."""
+
 
 class Housekeeping:
     """The background loops of one worker.
@@ -173,7 +176,8 @@ class Housekeeping:
                 )
 
     async def _liveness(self) -> None:
-        await self.registration.beat(self._crew.dead_after)
+        if not await self.registration.beat(self._crew.dead_after):
+            self._crew.recovered()
         await self.recover_dead()
 
     async def _schedule(self) -> None:

@@ -282,7 +282,7 @@ class InFlight:
                 self._processed(pipe, exchange.settled - counted)
                 await pipe.execute()
         if fenced:
-            raise Fenced(fenced)
+            raise Fenced(f"queue {fenced!r} refused its fetch")
         if suspect:
             await self._recoveries(suspect)
         return taken

@@ -33,12 +33,17 @@ HEARTBEAT_INTERVAL = 60.0
 class Registration:
     """Registers, heartbeats and publishes the jobs in progress of one worker."""
 
-    __slots__ = ("keys", "redis", "worker_id")
+    __slots__ = ("keys", "redis", "registered", "worker_id")
 
     def __init__(self, redis: Redis, keys: Keys, worker_id: str) -> None:
         self.redis = redis
         self.keys = keys
         self.worker_id = worker_id
+        self.registered = False  # register() has run for this worker_id
+
+    def rename(self, worker_id: str) -> None:
+        """Go on under another id (register it next)."""
+        self.worker_id, self.registered = worker_id, False
 
     async def heartbeat(self) -> None:
         """``HSET resque:workers:heartbeat ID <Redis TIME, ISO 8601>``."""
@@ -54,15 +59,19 @@ class Registration:
             pipe.sadd(self.keys.workers, self.worker_id)
             pipe.set(self.keys.worker_started(self.worker_id), ruby_time(utcnow()))
             await pipe.execute()
+        self.registered = True
 
-    async def beat(self, dead_after: float) -> None:
+    async def beat(self, dead_after: float) -> bool:
         """Refresh pace's liveness key (TTL ``dead_after``) and the registrations that a
-        recovery (of a worker wrongly presumed dead) may have removed."""
+        recovery (of a worker wrongly presumed dead) may have removed; False if one had: the
+        worker was recovered (its jobs given back, its lanes fenced)."""
+        registered = self.registered
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.set(self.keys.alive(self.worker_id), b"1", px=int(dead_after * 1000))
             pipe.sadd(self.keys.pace_workers, self.worker_id)
             pipe.sadd(self.keys.workers, self.worker_id)
-            await pipe.execute()
+            _, added, _ = await pipe.execute()
+        return not (registered and added)
 
     async def dead_workers(self) -> list[str]:
         """Ids of pace workers whose liveness key has expired."""

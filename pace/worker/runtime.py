@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import signal
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pace.errors import ConfigError, UnknownJobClass
 from pace.job import Handler
 
 __all__ = [
-    "SignalHandlers", "cancel_all", "check_handler", "resolver", "run_unless", "unless_cancelled",
-    "wait_unless",
+    "SignalHandlers", "cancel_all", "check_handler", "resolver", "unless_cancelled", "wait_unless",
 ]  # fmt: skip
 
 
@@ -82,17 +81,6 @@ async def wait_unless(
     finally:
         cutting.cancel()
     return {task for task in pending if not task.done()}
-
-
-async def run_unless(work: Awaitable[Any], cut: asyncio.Event, grace: float) -> None:
-    """Await ``work``; once ``cut`` is set, give it ``grace`` more seconds, then cancel it.
-    What it raises is raised (not its cancellation)."""
-    task = asyncio.ensure_future(work)
-    if await wait_unless([task], None, cut):
-        await asyncio.wait([task], timeout=grace)
-        await cancel_all([task], timeout=grace)
-    if task.done() and not task.cancelled():
-        task.result()
 
 
 class SignalHandlers:
