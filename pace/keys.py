@@ -19,7 +19,9 @@ PROGRESSRUS_PREFIX = "progressrus"
 """The Ruby gem Progressrus's default key prefix: its scope ``[:user, 3421]`` is the hash
 ``progressrus:user:3421`` (no Resque namespace)."""
 
-RESERVED = frozenset({"batches", "deliveries", "paused", "schedule", "worker", "workers"})
+RESERVED = frozenset(
+    {"batches", "deliveries", "limit", "limits", "paused", "schedule", "worker", "workers"}
+)
 """First parts of pace's own keys under ``<ns>:pace:``; no progress scope may start with one."""
 _RESERVED_PREFIXES = frozenset({"batch"})
 """Reserved when more parts follow (``batch:<id>...``); a scope of that one word is free."""
@@ -148,6 +150,17 @@ class Keys:
     def deliveries(self) -> str:
         """hash of ``sha1(queue:payload)`` to how often the job was recovered."""
         return self.pace("deliveries")
+
+    @property
+    def limits(self) -> str:
+        """set of the names of the queues that have a fleet-wide limit (pace.limits)."""
+        return self.pace("limits")
+
+    def limit(self, queue: str, *parts: str) -> str:
+        """hash of a queue's fleet-wide limit (``rate``, ``period``, ``concurrency``), or one
+        of its other keys (``starts``: the window of recent starts; ``running``: jobs in
+        flight by worker). In the cluster slot of the queue's own key."""
+        return self.pace("limit", "{" + self.queue(queue) + "}", *parts)
 
     @property
     def paused(self) -> str:
