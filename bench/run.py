@@ -287,6 +287,9 @@ class Bench:
             System(SAQ, "bench.child_saq", peers, jobs="saq"),
             System(BARE_HTTP, "bench.child_bare", ("--mode", "http", "--loop", "uvloop"), "none"),
         ]
+        if args.systems:  # --systems: only these (by label)
+            self.noop_systems = [s for s in self.noop_systems if s.label in args.systems]
+            self.io_systems = [s for s in self.io_systems if s.label in args.systems]
 
     def noop_jobs(self, system: System) -> int:
         """Jobs of a no-op run: fewer for arq and saq, whose runs would take minutes."""
@@ -486,7 +489,12 @@ class Bench:
             raise BenchError(f"ran {done} of {jobs} jobs; {left} left in the queue")
         first = min(result["first"] for result in results)
         last = max(result["last"] for result in results)
-        return {"rate": jobs / (last - first), "commands_per_job": used.commands / jobs}
+        return {
+            "rate": jobs / (last - first),
+            "commands_per_job": used.commands / jobs,
+            "redis_cpu_us_per_job": used.cpu * 1e6 / jobs,
+            "redis_busy": used.cpu / (last - first),  # Redis CPU seconds a second: 1 = a core
+        }
 
     async def profile(self) -> dict[str, Any] | None:
         """One extra pace no-op run under py-spy (not in the table): where pace spends time."""
@@ -555,7 +563,7 @@ class Bench:
             (4, [(f"pace jobs_per_second={self.args.rate:g}", self.limiter)]),
             (5, [(PAUSE, self.pause)]),
             (6, [(f"pace, {self.args.long_queue:,} queued", self.long_queue)]),
-            (7, [(f"pace x{n}", partial(self.scale, n)) for n in (1, 2, 4)]),
+            (7, [(f"pace x{n}", partial(self.scale, n)) for n in processes()]),
         ]  # fmt: skip
         for row, measurements in rows:
             if only and row not in only:
@@ -593,7 +601,9 @@ def progress(row: int, sample: Sample) -> str:
     if "cpu_us_per_job" in sample:
         text += f"   CPU/job: worker {sample['cpu_us_per_job']:.0f} us"
     if "redis_cpu_us_per_job" in sample:
-        text += f", Redis {sample['redis_cpu_us_per_job']:.0f} us"
+        text += f", Redis {sample['redis_cpu_us_per_job']:.2f} us"
+    if "redis_busy" in sample:
+        text += f"; Redis busy {sample['redis_busy']:.0%} of a core"
     if "server_cpu_us_per_job" in sample:
         text += f", HTTP server {sample['server_cpu_us_per_job']:.0f} us"
     return text
@@ -647,7 +657,7 @@ def table(bench: Bench, cores: int | None) -> list[Line]:
         text = f"{series.median('commands_per_job'):.2f} cmds/job"
         text += f", {series.median('reads_per_job'):.3f} reads/job"
         text += f"; CPU/job: worker {series.median('cpu_us_per_job'):.0f} us"
-        text += f", Redis {series.median('redis_cpu_us_per_job'):.0f} us"
+        text += f", Redis {redis_cpu(series)}"
         if twice := sum(series.values("ran_twice")):
             text += f"; {twice:.0f} job(s) ran twice"
         if label in (ARQ, SAQ, ARQ_NO_DELAY) and row == 2:
@@ -655,6 +665,12 @@ def table(bench: Bench, cores: int | None) -> list[Line]:
         if label == ARQ:
             text += "; poll_delay 0.5 (default)"
         return text + server(series)
+
+    def redis_cpu(series: Series) -> str:
+        cpu = series.median("redis_cpu_us_per_job")
+        if not cpu:
+            return "n/a"
+        return f"{cpu:.2f} us (one Redis: {1e6 / cpu:,.0f} jobs/s at most)"
 
     def server(series: Series) -> str:
         cpu = series.median("server_cpu_us_per_job")
@@ -682,14 +698,25 @@ def table(bench: Bench, cores: int | None) -> list[Line]:
         add(6, system.label, "rss_mb", "MB", ".1f", "peak RSS draining row 2", source=2)
     stopped = f"peak RSS; stopped after {args.jobs:,} jobs"
     add(6, f"pace, {args.long_queue:,} queued", "rss_mb", "MB", ".1f", stopped)
-    for n in (1, 2, 4):
-        add(7, f"pace x{n}", "rate", "jobs/s", notes=f"{n} worker process(es), {cores} cores")
+    for n in processes():
+        series = bench.series.get((7, f"pace x{n}"))
+        notes = f"{n} worker process(es), {cores} cores"
+        if series is not None and series.median("redis_busy") is not None:
+            notes += (
+                f"; Redis {redis_cpu(series)}, busy {series.median('redis_busy'):.0%} of a core"
+            )
+        add(7, f"pace x{n}", "rate", "jobs/s", notes=notes)
     return lines
+
+
+def processes() -> list[int]:
+    """Worker processes of the scale row: 1, 2, ... up to the cores there are (at least 2)."""
+    return list(range(1, max(2, os.cpu_count() or 1) + 1))
 
 
 @dataclass(frozen=True)
 class Target:
-    """A ratio of medians (or of a median to a number) and the bound issue 7 sets for it."""
+    """A ratio of medians (or of a median to a number) and the bound issues 7 and 13 set."""
 
     what: str
     value: tuple[int, str, str]  # (row, label, key) of the numerator
@@ -713,7 +740,13 @@ def targets(args: argparse.Namespace) -> list[Target]:
         Target("no-op: pace / arq", noop(PACE), noop(ARQ), ">= 20"),
         Target("no-op: pace / arq poll_delay=0", noop(PACE), noop(ARQ_NO_DELAY), ">= 20"),
         Target("no-op: pace / saq", noop(PACE), noop(SAQ), ">= 10"),
-        Target("no-op: pace / bare LPOP 100", noop(PACE), noop(BARE_BATCH), ">= 0.5"),
+        Target("no-op: pace / bare LPOP 100", noop(PACE), noop(BARE_BATCH), ">= 0.85"),
+        Target(
+            "no-op Redis CPU/job: pace / bare LPOP 100",
+            noop(PACE, "redis_cpu_us_per_job"),
+            noop(BARE_BATCH, "redis_cpu_us_per_job"),
+            "<= 3",
+        ),
         Target("no-op: pace / bare BLPOP 1/job", noop(PACE), noop(BARE_BLPOP), ""),
         Target("I/O: pace / arq", io(PACE), io(ARQ), ">= 2"),
         Target("I/O: pace / saq", io(PACE), io(SAQ), ">= 2"),
@@ -731,8 +764,10 @@ def targets(args: argparse.Namespace) -> list[Target]:
             noop(PACE, "rss_mb"),
             "<= 1.05",
         ),
-        Target("scale: pace x2 / pace x1", scale(2), scale(1), ""),
-        Target("scale: pace x4 / pace x1", scale(4), scale(1), ""),
+        *(
+            Target(f"scale: pace x{n} / pace x1", scale(n), scale(1), "")
+            for n in processes()[1:]
+        ),
     ]
 
 
@@ -868,7 +903,7 @@ def render(bench: Bench, info: dict[str, Any], ratio_rows: list[dict[str, Any]])
         if previous[0] != line[0] and previous is not header:
             out.append("")
         out.append(fmt(line))
-    out += ["", "ratios of medians (targets from issue 7)"]
+    out += ["", "ratios of medians (targets from issues 7 and 13)"]
     width = max(len(ratio["what"]) for ratio in ratio_rows)
     for ratio in ratio_rows:
         value = "n/a" if ratio["ratio"] is None else f"{ratio['ratio']:.3f}"
@@ -919,6 +954,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--peers-loop", choices=["asyncio", "uvloop"], default="asyncio", help="arq/saq loop")
     add("--only", type=lambda text: {int(n) for n in text.split(",")}, default=None,
         help="rows to run, like 2,3 (default: all)")  # fmt: skip
+    add("--systems", type=lambda text: set(text.split(",")), default=None,
+        help="systems of rows 2 and 3 to run, by label, like 'pace,bare LPOP 100'")  # fmt: skip
     add("--no-profile", dest="profile", action="store_false", help="skip the py-spy run")
     add("--profile-jobs", type=int, default=100_000, help="jobs of the profiled run (100,000)")
     add("--keep-aof", action="store_true", help="keep the embedded Redis's AOF on")
@@ -926,7 +963,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--output", type=Path, default=None, help="JSON results (bench/results.json)")
     args = parser.parse_args(argv)
     if args.output is None:
-        subset = args.only or args.rounds != 3
+        subset = args.only or args.systems or args.rounds != 3
         args.output = OUT / "results-partial.json" if subset else RESULTS
     return args
 

@@ -3,6 +3,10 @@
 Keys Resque owns follow ``docs/resque-format.md``; everything pace adds lives under
 ``<namespace>:pace:``. The names pace itself uses there are reserved (:data:`RESERVED`):
 progress scopes, which share that space (``<ns>:pace:user:3421``), can never take one.
+
+A key pace's scripts touch together with a queue carries a hash tag equal to the part of the
+queue's key that Redis Cluster hashes (:func:`slot_tag`): ``resque:pace:inflight:{resque:queue:
+mail}:<worker>`` lives in the slot of ``resque:queue:mail``, so each script touches one slot.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from dataclasses import dataclass
 
 from pace.errors import ConfigError
 
-__all__ = ["DEFAULT_NAMESPACE", "PROGRESSRUS_PREFIX", "RESERVED", "Keys", "progressrus", "reserved"]
+__all__ = [
+    "DEFAULT_NAMESPACE", "PROGRESSRUS_PREFIX", "RESERVED", "Keys", "progressrus", "reserved",
+    "slot_tag",
+]  # fmt: skip
 
 DEFAULT_NAMESPACE = "resque"
 
@@ -19,9 +26,12 @@ PROGRESSRUS_PREFIX = "progressrus"
 """The Ruby gem Progressrus's default key prefix: its scope ``[:user, 3421]`` is the hash
 ``progressrus:user:3421`` (no Resque namespace)."""
 
-RESERVED = frozenset(
-    {"batches", "deliveries", "limit", "limits", "paused", "schedule", "worker", "workers"}
-)
+# fmt: off
+RESERVED = frozenset({
+    "batches", "deliveries", "inflight", "limit", "limits", "paused", "schedule", "worker",
+    "workers",
+})
+# fmt: on
 """First parts of pace's own keys under ``<ns>:pace:``; no progress scope may start with one."""
 _RESERVED_PREFIXES = frozenset({"batch"})
 """Reserved when more parts follow (``batch:<id>...``); a scope of that one word is free."""
@@ -31,6 +41,22 @@ def reserved(scope: str) -> bool:
     """True if ``<ns>:pace:<scope>`` could be (or contain) one of pace's own keys."""
     head, sep, _rest = scope.partition(":")
     return head in RESERVED or (bool(sep) and head in _RESERVED_PREFIXES)
+
+
+def slot_tag(key: str) -> str:
+    """``{part}``, where ``part`` is what Redis Cluster hashes of ``key`` (its own hash tag, or
+    all of it): a key containing this lands in the same slot as ``key``.
+
+    Raises:
+        ConfigError: ``key`` has a ``}`` but no hash tag, so no tag can equal it.
+    """
+    start = key.find("{")
+    end = key.find("}", start + 1) if start >= 0 else -1
+    if end > start + 1:
+        return key[start : end + 1]
+    if "}" in key:
+        raise ConfigError(f"{key!r} has a '}}' but no hash tag: pace cannot put a key beside it")
+    return "{" + key + "}"
 
 
 def progressrus(prefix: str, scope: str) -> str:
@@ -133,9 +159,17 @@ class Keys:
         """pace: JSON of a worker's job durations and rate-limit waits (pace.metrics)."""
         return self.pace("worker", worker_id, "metrics")
 
-    def inflight(self, worker_id: str) -> str:
-        """list of ``queue:payload`` entries a worker has taken and not yet settled."""
-        return self.pace("worker", worker_id, "inflight")
+    def lane(self, queue: str, worker_id: str) -> str:
+        """set of the numbers of a worker's fetches from ``queue`` whose jobs are not all
+        settled; the lane's other keys are this key and a suffix (:mod:`pace.worker.inflight`):
+        ``:<number>`` a fetch's list of payloads, ``:settled`` a set of the jobs settled while
+        others of their fetch run, ``:outbox`` a list of failure records and retries being
+        written. In the slot of ``queue``."""
+        return self.pace("inflight", slot_tag(self.queue(queue)), worker_id)
+
+    def worker_lanes(self, worker_id: str) -> str:
+        """set of the queues a worker has lanes (jobs in flight) on."""
+        return self.pace("worker", worker_id, "lanes")
 
     def alive(self, worker_id: str) -> str:
         """a worker's liveness key, refreshed every few seconds with a short TTL."""
@@ -146,10 +180,10 @@ class Keys:
         """set of the ids of pace workers (whose in-flight jobs recovery watches)."""
         return self.pace("workers")
 
-    @property
-    def deliveries(self) -> str:
-        """hash of ``sha1(queue:payload)`` to how often the job was recovered."""
-        return self.pace("deliveries")
+    def deliveries(self, queue: str) -> str:
+        """hash of ``sha1(payload)`` to how often a job of ``queue`` was recovered from a dead
+        worker. In the slot of ``queue``."""
+        return self.pace("deliveries", slot_tag(self.queue(queue)))
 
     @property
     def limits(self) -> str:
@@ -160,7 +194,7 @@ class Keys:
         """hash of a queue's fleet-wide limit (``rate``, ``period``, ``concurrency``), or one
         of its other keys (``starts``: the window of recent starts; ``running``: jobs in
         flight by worker). In the cluster slot of the queue's own key."""
-        return self.pace("limit", "{" + self.queue(queue) + "}", *parts)
+        return self.pace("limit", slot_tag(self.queue(queue)), *parts)
 
     @property
     def paused(self) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import time
 from typing import Any
 
@@ -46,8 +47,8 @@ class _Histogram:
         self.sum = 0.0
         self.failed = 0
 
-    def observe(self, seconds: float, failed: bool) -> None:
-        self.counts[bisect.bisect_left(BOUNDS, seconds)] += 1
+    def observe(self, seconds: float, failed: bool, bucket: int | None = None) -> None:
+        self.counts[bisect.bisect_left(BOUNDS, seconds) if bucket is None else bucket] += 1
         self.sum += seconds
         self.failed += failed
 
@@ -75,12 +76,13 @@ class WorkerMetrics:
         metrics.to_json(in_flight=0)
     """
 
-    __slots__ = ("_all", "_classes", "_minutes", "rate_limit_wait")
+    __slots__ = ("_all", "_classes", "_minute", "_minutes", "rate_limit_wait")
 
     def __init__(self) -> None:
         self._all = _Histogram()
         self._classes: dict[str, _Histogram] = {}
         self._minutes: dict[int, list[Any]] = {}  # minute -> [processed, failed, {queue: [p, f]}]
+        self._minute: tuple[float, list[Any]] = (-math.inf, [])  # the current one, its counts
         self.rate_limit_wait = 0.0
 
     def observe(
@@ -94,25 +96,39 @@ class WorkerMetrics:
         ``error``: an ``Exception`` is a failure; a cancellation is neither a failure nor a
         job finished)."""
         failed = isinstance(error, Exception)
-        self._all.observe(seconds, failed)
+        bucket = bisect.bisect_left(BOUNDS, seconds)
+        self._all.observe(seconds, failed, bucket)
         if class_name is None or queue is None:
             return
-        name = _capped(self._classes, class_name, MAX_CLASSES)
-        self._classes.setdefault(name, _Histogram()).observe(seconds, failed)
+        histogram = self._classes.get(class_name)
+        if histogram is None:  # a new class (no histogram built per job for setdefault)
+            name = _capped(self._classes, class_name, MAX_CLASSES)
+            histogram = self._classes.get(name) or self._classes.setdefault(name, _Histogram())
+        histogram.observe(seconds, failed, bucket)
         if error is not None and not failed:
             return
-        minute = int(time.time() // 60) * 60
-        counts = self._minutes.get(minute)
-        if counts is None:
-            counts = self._minutes[minute] = [0, 0, {}]
-            for old in [m for m in self._minutes if m <= minute - MINUTES * 60]:
-                del self._minutes[old]
-        per_queue = counts[2].setdefault(_capped(counts[2], queue, MAX_QUEUES), [0, 0])
+        now = time.time()
+        if not self._minute[0] <= now < self._minute[0] + 60:
+            self._turn(now)
+        counts = self._minute[1]
+        per_queue = counts[2].get(queue)
+        if per_queue is None:
+            per_queue = counts[2].setdefault(_capped(counts[2], queue, MAX_QUEUES), [0, 0])
         counts[0] += 1
         per_queue[0] += 1
         if failed:
             counts[1] += 1
             per_queue[1] += 1
+
+    def _turn(self, now: float) -> None:
+        """A new minute: its counts, and those older than :data:`MINUTES` dropped."""
+        minute = int(now // 60) * 60
+        counts = self._minutes.get(minute)
+        if counts is None:
+            counts = self._minutes[minute] = [0, 0, {}]
+            for old in [m for m in self._minutes if m <= minute - MINUTES * 60]:
+                del self._minutes[old]
+        self._minute = (minute, counts)
 
     def to_json(self, in_flight: int) -> bytes:
         """The published JSON (see the module docstring)."""

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pace
+from pace.worker.inflight import InFlight, Member, Ref
 
 Starter = Callable[..., Awaitable[pace.Worker]]
 """The ``start`` fixture: ``await start(queues, handler, **worker_settings)``."""
@@ -29,3 +30,23 @@ async def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> None:
 
 async def noop(job: pace.Job) -> None:
     """A handler that does nothing."""
+
+
+async def take_one(inflight: InFlight, queue: str) -> Ref:
+    """Take the job at the head of ``queue`` into a worker's lane, as its fetch does."""
+    (ref,) = await inflight.exchange([], {queue: 1})
+    return ref
+
+
+def raw_of(ref: Ref) -> bytes:
+    """The payload of a job fetched."""
+    take, index = ref
+    return take.raws[index]
+
+
+async def succeed(inflight: InFlight, ref: Ref, member: Member | None) -> int:
+    """Store a job's success as a worker does; return how many jobs that settled (0 if it
+    was settled before or recovered by another worker)."""
+    exchange = await inflight.prepare([(ref, member)], {})
+    await inflight.send(exchange)
+    return exchange.settled

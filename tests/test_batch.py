@@ -14,11 +14,11 @@ from redis.asyncio import Redis
 import pace
 from pace.keys import Keys
 from pace.progress import scope_key
-from pace.wire import batch_of, entry_of
-from pace.worker.inflight import InFlight
+from pace.wire import batch_of
+from pace.worker.inflight import InFlight, Ref
 from pace.workflows.batch import Batch, batch_ids, clean
 from pace.workflows.model import NewJob
-from tests.support import Starter, wait_for
+from tests.support import Starter, raw_of, succeed, take_one, wait_for
 
 KEYS = Keys()
 
@@ -35,13 +35,10 @@ async def staged(redis: Redis, batch_id: str, on_failure: Any = "continue") -> B
     return batch
 
 
-async def take(redis: Redis, queue: str, worker_id: str) -> tuple[bytes, dict[str, Any]]:
-    """Pop a job from ``queue`` into a (fake) worker's in-flight list, as a fetch does."""
-    raw = await redis.lpop(KEYS.queue(queue))
-    assert raw is not None
-    entry = entry_of(queue, raw)
-    await redis.rpush(KEYS.inflight(worker_id), entry)
-    return entry, json.loads(raw)
+async def take(worker: InFlight, queue: str) -> tuple[Ref, dict[str, Any]]:
+    """Take the job at the head of ``queue`` into a worker's lane, as a fetch does."""
+    ref = await take_one(worker, queue)
+    return ref, json.loads(raw_of(ref))
 
 
 def member(payload: dict[str, Any]) -> tuple[str, str, int]:
@@ -94,14 +91,14 @@ async def test_the_last_of_50_racing_settles_starts_the_next_stage_exactly_once(
     (final,) = await batch.add(2, [NewJob("Final", [], "next")])
     await batch.initiate()
     workers = [InFlight(redis, KEYS, f"host:{i}:q") for i in range(50)]
-    taken = [await take(redis, "q", worker.worker_id) for worker in workers]
+    taken = [await take(worker, "q") for worker in workers]
     await asyncio.gather(*(worker.running(member(payload)) for worker, (_, payload) in zip(
         workers, taken, strict=True
     )))  # fmt: skip
     stored = await asyncio.gather(
         *(
-            worker.ack([(entry, batch_of(payload))])
-            for worker, (entry, payload) in zip(workers, taken, strict=True)
+            succeed(worker, ref, batch_of(payload))
+            for worker, (ref, payload) in zip(workers, taken, strict=True)
         )
     )
     assert stored == [1] * 50
@@ -117,11 +114,14 @@ async def test_a_settle_retried_after_a_lost_reply_counts_once(redis: Redis) -> 
     await batch.add(1, [NewJob("Work", [1], "q"), NewJob("Work", [2], "q")])
     await batch.initiate()
     worker = InFlight(redis, KEYS, "host:1:q")
-    entry, payload = await take(redis, "q", worker.worker_id)
-    assert await worker.ack([(entry, batch_of(payload))]) == 1
-    assert await worker.ack([(entry, batch_of(payload))]) == 0
+    ref, payload = await take(worker, "q")
+    exchange = await worker.prepare([(ref, batch_of(payload))], {})
+    await worker.send(exchange)
+    assert exchange.settled == 1
+    await worker.send(exchange)  # again, as after a lost reply
+    assert exchange.settled == 0
     record = b'{"failed_at":"x"}'
-    assert not await worker.fail(entry, record, batch_of(payload))
+    assert not await worker.fail(ref, record, batch_of(payload))
     state = await batch.state()
     assert (state.counts(1).completed, state.completed, state.failed) == (1, 1, 0)
     assert await redis.get("resque:stat:processed") == b"1"
@@ -134,17 +134,18 @@ async def test_a_failed_job_run_again_counts_once_as_completed(redis: Redis) -> 
     await batch.add(2, [NewJob("Later", [], "q")])
     await batch.initiate()
     worker = InFlight(redis, KEYS, "host:1:q")
-    entry, payload = await take(redis, "q", worker.worker_id)
+    ref, payload = await take(worker, "q")
     await worker.running(member(payload))
-    assert await worker.fail(entry, b"{}", batch_of(payload))
+    assert await worker.fail(ref, b"{}", batch_of(payload))
     state = await batch.state()
     assert (state.stage, state.counts(1).failed, state.failed) == (2, 1, 1), "continue: on"
     await redis.delete(KEYS.queue("q"))
     # requeued (the payload keeps its batch keys), it runs again and succeeds
-    await redis.rpush(KEYS.inflight(worker.worker_id), entry)
+    await redis.rpush(KEYS.queue("q"), json.dumps(payload, separators=(",", ":")))
+    ref, payload = await take(worker, "q")
     await worker.running(member(payload))
     assert (await batch.state()).counts(1).failed == 0, "running again: no longer failed"
-    assert await worker.ack([(entry, batch_of(payload))]) == 1
+    assert await succeed(worker, ref, batch_of(payload)) == 1
     state = await batch.state()
     assert (state.counts(1).completed, state.counts(1).failed, state.failed) == (1, 0, 0)
 
@@ -154,10 +155,10 @@ async def test_settles_of_a_batch_that_is_gone_create_no_keys(redis: Redis) -> N
     await batch.add(1, [NewJob("Work", [1], "q")])
     await batch.initiate()
     worker = InFlight(redis, KEYS, "host:1:q")
-    entry, payload = await take(redis, "q", worker.worker_id)
+    ref, payload = await take(worker, "q")
     assert await batch.delete()
     await worker.running(member(payload))
-    assert await worker.ack([(entry, batch_of(payload))]) == 1
+    assert await succeed(worker, ref, batch_of(payload)) == 1
     assert await redis.get("resque:stat:processed") == b"1", "settled as a plain job"
     assert await batch_keys(redis) == []
     assert not await batch.set_message(payload["id"], "late")
@@ -306,8 +307,8 @@ async def test_a_batch_held_by_a_failure_expires_unless_work_is_added_to_its_sta
     await batch.add(1, [NewJob("Work", [1], "q")])
     await batch.initiate()
     worker = InFlight(redis, KEYS, "host:1:q")
-    entry, payload = await take(redis, "q", worker.worker_id)
-    assert await worker.fail(entry, b"{}", batch_of(payload))
+    ref, payload = await take(worker, "q")
+    assert await worker.fail(ref, b"{}", batch_of(payload))
     assert (await batch.state()).blocked
     assert 0 < await redis.pttl(KEYS.batch("held")) <= 60_000
     await batch.add(2, [NewJob("Later", [], "q")])  # a later stage: still held, still expiring
@@ -318,7 +319,7 @@ async def test_a_batch_held_by_a_failure_expires_unless_work_is_added_to_its_sta
     await batch.add(1, [NewJob("Work", [2], "q")])  # the held stage has work again
     assert not (await batch.state()).blocked
     assert await redis.pttl(KEYS.batch("held")) == -1
-    entry, payload = await take(redis, "q", worker.worker_id)
-    assert await worker.ack([(entry, batch_of(payload))]) == 1
+    ref, payload = await take(worker, "q")
+    assert await succeed(worker, ref, batch_of(payload)) == 1
     state = await batch.state()
     assert (state.blocked, state.stage) == (True, 1), "the first failure still holds it"

@@ -15,15 +15,27 @@ import pace
 from pace.embedded import EmbeddedRedis
 from pace.keys import Keys
 from pace.retry import RetryPolicy
-from pace.wire import entry_of
-from pace.worker.inflight import InFlight
-from tests.support import Starter, wait_for
+from pace.worker.inflight import InFlight, Ref
+from tests.support import Starter, raw_of, wait_for
 
 KEYS = Keys()
 
 
 async def failures(redis: Redis) -> list[dict[str, Any]]:
     return [json.loads(raw) for raw in await redis.lrange("resque:failed", 0, -1)]
+
+
+async def lane_jobs(redis: Redis, queue: str, worker_id: str) -> list[bytes]:
+    """The payloads a worker holds of a queue, every fetch of its lane in order."""
+    lane = KEYS.lane(queue, worker_id)
+    numbers = sorted(int(n) for n in await redis.smembers(lane))
+    return [raw for n in numbers for raw in await redis.lrange(f"{lane}:{n}", 0, -1)]
+
+
+async def ghost(redis: Redis, worker_id: str, queue: str, count: int) -> list[Ref]:
+    """A worker that takes ``count`` jobs of ``queue`` and dies (no alive key)."""
+    await redis.sadd("resque:pace:workers", worker_id)
+    return await InFlight(redis, KEYS, worker_id).exchange([], {queue: count})
 
 
 async def test_a_running_job_is_in_flight_until_its_outcome_is_stored(
@@ -36,30 +48,64 @@ async def test_a_running_job_is_in_flight_until_its_outcome_is_stored(
 
     job_id = await client.enqueue("q", "Job", 1)
     worker = await start(["q"], handler)
-    inflight = KEYS.inflight(worker.id)
-    await wait_for(lambda: redis.llen(inflight))
-    (entry,) = await redis.lrange(inflight, 0, -1)
-    queue, _, raw = entry.partition(b":")
-    assert queue == b"q"
+    await wait_for(lambda: lane_jobs(redis, "q", worker.id))
+    (raw,) = await lane_jobs(redis, "q", worker.id)
     assert json.loads(raw)["id"] == job_id
     assert await redis.llen("resque:queue:q") == 0
     release.set()
 
     async def settled() -> bool:
-        return await redis.llen(inflight) == 0 and await redis.get("resque:stat:processed") == b"1"
+        return not await redis.exists(KEYS.lane("q", worker.id)) and await redis.get(
+            "resque:stat:processed"
+        ) == b"1"
 
     await wait_for(settled)
+    assert not await redis.keys("resque:pace:inflight:*"), "nothing left in the lane"
+
+
+async def test_successes_in_order_cost_one_delete_and_stragglers_an_integer_each(
+    redis: Redis,
+) -> None:
+    """The in-flight bookkeeping: a fetch is one list; jobs that succeed while older ones
+    still run are marked in the lane's settled set; the list goes with the last of them."""
+    await redis.rpush("resque:queue:q", *(f'{{"class":"J","args":[{i}]}}' for i in range(3)))
+    inflight = InFlight(redis, KEYS, "me:1:q")
+    first, second, third = await inflight.exchange([], {"q": 3})
+    lane = KEYS.lane("q", "me:1:q")
+    await inflight.exchange([(second, None), (third, None)], {})
+    assert await redis.smembers(lane) == {b"1"}
+    assert await redis.llen(f"{lane}:1") == 3
+    assert await redis.smembers(f"{lane}:settled") == {str(1 << 16 | i).encode() for i in (1, 2)}
+    await inflight.exchange([(first, None)], {})
+    assert not await redis.keys("resque:pace:inflight:*")
+    assert await redis.get("resque:stat:processed") == b"3"
+    assert await redis.get("resque:stat:processed:me:1:q") == b"3"
+
+
+async def test_an_exchange_sent_again_after_a_lost_reply_takes_no_job_twice(
+    redis: Redis,
+) -> None:
+    raws = [f'{{"class":"J","args":[{i}]}}'.encode() for i in range(10)]
+    await redis.rpush("resque:queue:q", *raws)
+    inflight = InFlight(redis, KEYS, "me:1:q")
+    exchange = await inflight.prepare([], {"q": 3})
+    assert [raw_of(ref) for ref in await inflight.send(exchange)] == raws[:3]
+    again = await inflight.send(exchange)  # as if the first reply had been lost
+    assert [raw_of(ref) for ref in again] == raws[:3], "the same jobs, read back"
+    assert await redis.lrange("resque:queue:q", 0, -1) == raws[3:]
+    await inflight.exchange([(ref, None) for ref in again], {})
+    assert not await redis.keys("resque:pace:inflight:*")
 
 
 async def test_a_dead_workers_jobs_go_back_to_the_head_of_their_queues(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
     dead = "ghost:1:q"
-    raws = [f'{{"class":"Job","args":[{i}]}}'.encode() for i in range(3)]
-    await redis.sadd("resque:pace:workers", dead)
+    await client.enqueue_many("q", "Job", [[i] for i in range(3)])
+    await ghost(redis, dead, "q", 2)
+    await ghost(redis, dead, "q", 1)  # a second fetch of the same lane
     await redis.sadd("resque:workers", dead)
     await redis.hset("resque:workers:heartbeat", dead, "2026-11-23T00:00:00+00:00")
-    await redis.rpush(KEYS.inflight(dead), *(entry_of("q", raw) for raw in raws))
     await client.enqueue("q", "Job", 99)  # already queued: recovered jobs go before it
     ran: list[Any] = []
 
@@ -71,42 +117,59 @@ async def test_a_dead_workers_jobs_go_back_to_the_head_of_their_queues(
     assert ran == [0, 1, 2, 99]
     assert not await redis.sismember("resque:workers", dead)
     assert not await redis.hexists("resque:workers:heartbeat", dead)
-    assert not await redis.exists(KEYS.inflight(dead))
+    assert not await redis.exists(KEYS.lane("q", dead), KEYS.worker_lanes(dead))
     assert not await redis.sismember("resque:pace:workers", dead)
 
 
 async def test_recovery_moves_each_job_exactly_once_when_many_workers_race(redis: Redis) -> None:
     dead = "ghost:2:q"
     raws = [f'{{"class":"Job","args":[{i}]}}'.encode() for i in range(500)]
-    await redis.sadd("resque:pace:workers", dead)
-    await redis.rpush(KEYS.inflight(dead), *(entry_of("q", raw) for raw in raws))
+    await redis.rpush("resque:queue:q", *raws)
+    await ghost(redis, dead, "q", 500)
     racers = [InFlight(redis, KEYS, f"racer:{i}:q") for i in range(20)]
     moved = await asyncio.gather(*(racer.release(dead) for racer in racers))
     assert sorted(moved, reverse=True)[:2] == [500, 0]
     assert await redis.lrange("resque:queue:q", 0, -1) == raws
-    assert set((await redis.hgetall("resque:pace:deliveries")).values()) == {b"1"}
+    assert set((await redis.hgetall(KEYS.deliveries("q"))).values()) == {b"1"}
 
 
 async def test_a_live_worker_is_not_recovered(redis: Redis) -> None:
     other = "alive:3:q"
+    await redis.rpush("resque:queue:q", b"{}")
+    await ghost(redis, other, "q", 1)
     await redis.set(KEYS.alive(other), "1", ex=10)
-    await redis.rpush(KEYS.inflight(other), entry_of("q", b"{}"))
     assert await InFlight(redis, KEYS, "me:1:q").release(other) == -1
-    assert await redis.llen(KEYS.inflight(other)) == 1
+    assert await lane_jobs(redis, "q", other) == [b"{}"]
+
+
+async def test_a_failure_record_is_not_lost_with_a_worker_that_dies_storing_it(
+    redis: Redis,
+) -> None:
+    """A failure's record waits in the lane's outbox until the worker has appended it to
+    resque:failed; a worker that dies in between leaves it to the one that recovers it."""
+    await redis.rpush("resque:queue:q", b'{"class":"J","args":[]}')
+    dying = InFlight(redis, KEYS, "ghost:4:q")
+    await redis.sadd("resque:pace:workers", "ghost:4:q")
+    (ref,) = await dying.exchange([], {"q": 1})
+    assert await dying.fail(ref, b'{"failed_at":"x"}', None) == b'f{"failed_at":"x"}'
+    assert await redis.llen("resque:failed") == 0  # it died here
+    assert await InFlight(redis, KEYS, "me:1:q").release("ghost:4:q") == 0
+    assert await redis.lrange("resque:failed", 0, -1) == [b'{"failed_at":"x"}']
+    assert await redis.get("resque:stat:failed") == b"1"
+    assert await redis.llen("resque:queue:q") == 0, "a failed job does not run again"
+    assert not await redis.keys("resque:pace:inflight:*")
 
 
 async def test_a_job_that_keeps_killing_workers_is_failed_as_poison(
     redis: Redis, start: Starter
 ) -> None:
     raw = b'{"class":"Killer","args":[]}'
+    await redis.rpush("resque:queue:q", raw)
     for i in range(3):  # three workers died running it
         dead = f"ghost:{i}:q"
-        await redis.sadd("resque:pace:workers", dead)
-        await redis.rpush(KEYS.inflight(dead), entry_of("q", raw))
+        await ghost(redis, dead, "q", 1)
         assert await InFlight(redis, KEYS, "me:1:q").release(dead) == 1
         assert await redis.lrange("resque:queue:q", 0, -1) == [raw]
-        if i < 2:
-            await redis.lpop("resque:queue:q")  # taken again by the next doomed worker
     ran: list[pace.Job] = []
 
     async def handler(job: pace.Job) -> None:
@@ -119,8 +182,8 @@ async def test_a_job_that_keeps_killing_workers_is_failed_as_poison(
     assert "3 workers died" in record["error"]
     assert record["payload"] == {"class": "Killer", "args": []}
     assert ran == []
-    assert not await redis.exists("resque:pace:deliveries")
-    assert await redis.llen(KEYS.inflight(worker.id)) == 0
+    assert not await redis.exists(KEYS.deliveries("q"))
+    assert await lane_jobs(redis, "q", worker.id) == []
 
 
 async def test_retries_back_off_and_only_the_last_failure_is_recorded(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 import pace
 import pace.connection
@@ -18,7 +19,7 @@ from pace.embedded import EmbeddedRedis
 from pace.keys import Keys
 from pace.worker.schedule import move_due
 from tests.faultproxy import FaultProxy
-from tests.support import Starter, wait_for
+from tests.support import Starter, noop, wait_for
 
 
 async def test_a_failure_whose_payload_cannot_be_encoded_again_keeps_the_raw_text(
@@ -161,3 +162,27 @@ async def test_every_loop_recovers_from_a_half_open_connection(
         await wait_for(lambda: ran == [1, 2], timeout=10)  # fetch
         await worker.stop()
         await task
+
+
+async def test_redis_going_away_while_a_worker_registers_is_waited_out(
+    client: pace.Client, redis: Redis, redis_url: str
+) -> None:
+    """It raised redis' own ConnectionError out of start() (a traceback from the CLI)."""
+    failures = 3
+
+    class AwayAtFirst(Redis):
+        async def execute_command(self, *args: Any, **options: Any) -> Any:
+            nonlocal failures
+            if args[0] == "TIME" and failures:  # the heartbeat's clock, read while registering
+                failures -= 1
+                raise RedisConnectionError("Redis restarting")
+            return await super().execute_command(*args, **options)
+
+    await client.enqueue("q", "Job")
+    away = AwayAtFirst.from_url(redis_url)
+    try:
+        await pace.Worker(["q"], redis=away, burst=True).start(noop)
+    finally:
+        await away.aclose()
+    assert failures == 0
+    assert await redis.get("resque:stat:processed") == b"1"

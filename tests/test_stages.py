@@ -18,11 +18,11 @@ from redis.asyncio import Redis
 import pace
 from pace.keys import Keys
 from pace.retry import RetryPolicy
-from pace.wire import batch_of, entry_of
+from pace.wire import batch_of
 from pace.worker.inflight import InFlight
 from pace.workflows.batch import CleanSummary
 from pace.workflows.stages import Cleaner
-from tests.support import Starter, noop, wait_for
+from tests.support import Starter, noop, raw_of, succeed, take_one, wait_for
 from tests.test_batch import batch_keys
 from tests.test_examples import run_example
 
@@ -121,11 +121,10 @@ async def test_a_killed_workers_job_still_completes_its_stage_once(
     # A worker took job 0, started it (status running) and died: its entry is in its
     # in-flight list, its liveness key gone.
     dead = "ghost:1:stages"
-    raw = await redis.lpop(KEYS.queue("stages"))
-    entry, payload = entry_of("stages", raw), json.loads(raw)
     ghost = InFlight(redis, KEYS, dead)
+    ref = await take_one(ghost, "stages")
+    payload = json.loads(raw_of(ref))
     await ghost.running(batch_of(payload))
-    await redis.rpush(KEYS.inflight(dead), entry)
     await redis.sadd("resque:pace:workers", dead)
     assert await statuses(group.stage(1)) == ["running", "queued", "queued"]
 
@@ -136,7 +135,7 @@ async def test_a_killed_workers_job_still_completes_its_stage_once(
     assert (counts.total, counts.completed, counts.failed) == (3, 3, 0)
     assert await group.stage(1).status() == "complete"
     # the dead worker's own settle, arriving late, finds no entry and changes nothing
-    assert await ghost.ack([(entry, batch_of(payload))]) == 0
+    assert await succeed(ghost, ref, batch_of(payload)) == 0
     assert (await group.stage(1).counts()).completed == 3
     assert (await group.state()).completed == 3
     release.set()

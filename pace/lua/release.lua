@@ -1,18 +1,28 @@
--- Unless the worker is alive after all, put its in-flight jobs back at the head of their
--- queues, in order, and remove every trace of it. Returns the jobs moved, or -1 if alive.
--- KEYS: pace workers, alive key, in-flight, deliveries, Resque's workers set, heartbeat hash,
--- then the worker's own keys to delete. ARGV: queue key prefix, worker id, '1' to count a
--- recovery (the worker died) or '0' (it is shutting down).
-if ARGV[3] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
-local entries = redis.call('LRANGE', KEYS[3], 0, -1)
-for i = #entries, 1, -1 do
-  local entry = entries[i]
-  local sep = string.find(entry, ':', 1, true)
-  redis.call('LPUSH', ARGV[1] .. string.sub(entry, 1, sep - 1), string.sub(entry, sep + 1))
-  if ARGV[3] == '1' then redis.call('HINCRBY', KEYS[4], redis.sha1hex(entry), 1) end
+-- Give back a lane: its jobs not settled go back to the head of the queue in the order they
+-- were taken (counted as recovered when the worker died), and the lane goes. Racing callers
+-- are safe: the first takes everything, the others find nothing.
+-- KEYS: queue, lane, settled, deliveries, outbox. ARGV: the lane's fetch-list prefix (the lane
+-- key and ':'), '1' to count a recovery (the worker died) or '0' (it is shutting down).
+-- Returns {jobs moved, then the outbox items the caller must write}.
+local fetches = redis.call('SMEMBERS', KEYS[2])
+for i, n in ipairs(fetches) do fetches[i] = tonumber(n) end
+table.sort(fetches)
+local settled = {}
+for _, member in ipairs(redis.call('SMEMBERS', KEYS[3])) do settled[member] = true end
+local moved = 0
+for f = #fetches, 1, -1 do
+  local list = ARGV[1] .. fetches[f]
+  local jobs = redis.call('LRANGE', list, 0, -1)
+  for i = #jobs, 1, -1 do
+    if not settled[string.format('%d', fetches[f] * 65536 + i - 1)] then
+      redis.call('LPUSH', KEYS[1], jobs[i])
+      if ARGV[2] == '1' then redis.call('HINCRBY', KEYS[4], redis.sha1hex(jobs[i]), 1) end
+      moved = moved + 1
+    end
+  end
+  redis.call('DEL', list)
 end
-redis.call('SREM', KEYS[1], ARGV[2])
-redis.call('SREM', KEYS[5], ARGV[2])
-redis.call('HDEL', KEYS[6], ARGV[2])
-redis.call('DEL', KEYS[2], KEYS[3], unpack(KEYS, 7))
-return #entries
+local out = redis.call('LRANGE', KEYS[5], 0, -1)
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[5])
+table.insert(out, 1, moved)
+return out

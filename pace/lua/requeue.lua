@@ -1,11 +1,13 @@
--- Put in-flight jobs back at the head of their queues, in the order they were taken.
--- KEYS: in-flight. ARGV: queue key prefix, then entries in the order they were taken.
+--! uses: inflight
+-- Put jobs of a lane back at the head of their queue, in the order they were taken; each is
+-- marked settled in the lane (it is no longer the worker's). KEYS: queue, settled, then each
+-- job's fetch list. ARGV: per job, in the order taken: member, index in its list.
+-- Returns how many moved.
 local n = 0
-for i = #ARGV, 2, -1 do
-  local entry = ARGV[i]
-  if redis.call('LREM', KEYS[1], 1, entry) == 1 then
-    local sep = string.find(entry, ':', 1, true)
-    redis.call('LPUSH', ARGV[1] .. string.sub(entry, 1, sep - 1), string.sub(entry, sep + 1))
+for i = #ARGV - 1, 1, -2 do
+  local list = KEYS[3 + (i - 1) / 2]
+  if take(KEYS[2], list, ARGV[i]) then
+    redis.call('LPUSH', KEYS[1], redis.call('LINDEX', list, ARGV[i + 1]))
     n = n + 1
   end
 end

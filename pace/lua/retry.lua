@@ -1,14 +1,16 @@
 --! uses: inflight batch
--- Settle a job that runs again later: it leaves the in-flight list for the schedule (as its
--- new entry, due after a delay by Redis' clock: every worker's "due" is the same clock);
--- a batch job is pending_re_run and holds its stage.
--- KEYS: queues, schedule, batches, in-flight, deliveries. ARGV: batch prefix, queue prefix,
--- entry, new entry, delay (seconds), batch id ('' for none), job id, stage. Returns 1, or 0
--- if the entry was not in flight.
+-- Settle a job that runs again later: it is marked settled in its lane and its new entry waits
+-- in the lane's outbox, with its due time by Redis' clock (every worker's "due" is the same
+-- clock), until the worker has put it on the schedule; a batch job is pending_re_run and holds
+-- its stage. KEYS: as fail.lua. ARGV: batch prefix, queue prefix, member, sha1, delay
+-- (seconds), new entry, batch id ('' for none), job id, stage. Returns the outbox item ('r',
+-- the due time, '|', the entry), or false if the job was not in flight.
 init()
-if not take(ARGV[3]) then return 0 end
+if not take(KEYS[4], KEYS[6], ARGV[3]) then return false end
+forget(KEYS[5], ARGV[4])
 local t = redis.call('TIME')
-redis.call('ZADD', KEYS[2], tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[5]),
-  ARGV[4])
-settle(ARGV[6], ARGV[7], ARGV[8], 'pending_re_run')
-return 1
+local due = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[5])
+local item = 'r' .. string.format('%.6f', due) .. '|' .. ARGV[6]
+redis.call('RPUSH', KEYS[7], item)
+settle(ARGV[7], ARGV[8], ARGV[9], 'pending_re_run')
+return item

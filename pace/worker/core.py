@@ -1,12 +1,13 @@
 """The worker: takes Resque jobs from Redis queues and runs a coroutine for each.
 
-The loop reads in one screen: :meth:`Worker._fetch_loop` moves a batch of jobs from the
-queues (highest priority first) into the worker's in-flight list in one Lua call,
-:meth:`Worker._dispatch` starts a task per job, :meth:`Worker._run` runs it and hands the
-outcome to :mod:`pace.worker.settle`, which stores it (that is what takes the job out of the
-in-flight list). The background loops are in :mod:`pace.worker.housekeeping`. Signals only
-request a stop or a pause; shutdown stops fetching, drains within a grace period, then cancels
-the rest and puts their jobs back at the head of their queues.
+The loop reads in one screen: :meth:`Worker._fetch_loop` stores the successes since its last
+round trip and moves a batch of jobs from the queues (highest priority first) into the
+worker's lanes, in one round trip (:meth:`Worker._exchange`); :meth:`Worker._dispatch` hands
+them to a fixed pool of ``concurrency`` consumers (:meth:`Worker._consume`), which run them
+(:meth:`Worker._run`) and hand each outcome to :mod:`pace.worker.settle`. The background loops
+are in :mod:`pace.worker.housekeeping`. Signals only request a stop or a pause; shutdown stops
+fetching, drains within a grace period, then cancels the rest and puts their jobs back at the
+head of their queues.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import signal
 import socket
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from typing import Any, ClassVar
@@ -37,9 +39,9 @@ from pace.limiter import RateLimit
 from pace.metrics import WorkerMetrics
 from pace.queues import QueueSelector
 from pace.retry import RetryPolicy
-from pace.wire import entry_of
+from pace.wire import BATCH_FIELD
 from pace.worker.housekeeping import Housekeeping
-from pace.worker.inflight import InFlight
+from pace.worker.inflight import InFlight, Ref
 from pace.worker.registration import Registration
 from pace.worker.runtime import SignalHandlers, cancel_all, resolver, unless_cancelled
 from pace.worker.settle import OUTAGE_ERRORS, Outage, Settler
@@ -50,6 +52,7 @@ logger = logging.getLogger("pace")
 
 _MAX_IDLE = 0.5  # longest nap between polls of empty queues
 _REFRESH_QUEUES = 5.0  # seconds between re-reads of resque:queues for '*' and globs
+_AHEAD_WITHIN = 0.01  # a batch is fetched ahead while the worker runs one in less (seconds)
 
 
 class Worker:
@@ -128,8 +131,15 @@ class Worker:
         self._outage = Outage(self._chain)
         self._redis_url = redis_url
         self._redis = redis
-        self._running: dict[Job, asyncio.Task[None]] = {}
-        self._interrupted: dict[Job, bytes] = {}  # job -> its in-flight entry
+        self._running: dict[Job, asyncio.Task[None]] = {}  # job -> the consumer running it
+        self._interrupted: dict[Job, Ref] = {}  # cancelled by a stop: back to their queues
+        self._consumers: list[asyncio.Task[None]] = []
+        self._idle: deque[asyncio.Future[None]] = deque()  # consumers waiting for jobs
+        self._ready: deque[Ref] = deque()  # jobs fetched, not started yet
+        self._calling = False  # an idle consumer was woken and has not run yet
+        self._holding = 0  # jobs handed to consumers, not finished
+        self._ahead = False  # jobs are so short that a batch is fetched ahead (_room)
+        self._exchanged = 0.0  # when the last exchange that stored successes began
         self._storing: set[Job] = set()  # handler ended: its outcome is being stored
         self._paused_until: float | None = None
         self._stop_grace: float | None = None
@@ -300,16 +310,21 @@ class Worker:
         self._inflight = InFlight(redis, self.keys, self.id)
         self._settler = Settler(
             self._inflight, worker_id=self.id, chain=self._chain, retry=self.retry,
-            outage=self._outage, wake=self.wake,
+            outage=self._outage,
         )  # fmt: skip
         housekeeping = Housekeeping(
             self, redis, registration, self._inflight, self._outage, self._chain
         )
         loops: list[asyncio.Task[None]] = []
         try:
-            await registration.register(self.dead_after)
-            await housekeeping.prepare()  # dead workers' jobs first; fleet pauses followed
+            # Redis going away now is an outage like any other: logged once, waited out
+            await self._outage.until_done(registration.register, self.dead_after)
+            await self._outage.until_done(housekeeping.prepare)  # dead workers' jobs first
             with self._signals():
+                self._consumers = [
+                    asyncio.create_task(self._consume(), name="pace-consumer")
+                    for _ in range(self.concurrency)
+                ]
                 loops.append(asyncio.create_task(self._fetch_loop(), name="pace-fetch"))
                 loops += housekeeping.start()
                 logger.info("worker %s started", self.id)
@@ -350,9 +365,13 @@ class Worker:
     async def _drain(self, timeout: float | None) -> None:
         """Wait up to ``timeout`` for jobs in flight, cancel the rest, and put those back at the
         head of their queues in the order they were taken; then store the last successes."""
-        if self._running:
-            order = list(self._running)
-            _done, pending = await asyncio.wait(list(self._running.values()), timeout=timeout)
+        for waiter in self._idle:  # idle consumers end; busy ones after their jobs
+            if not waiter.done():
+                waiter.set_result(None)
+        self._idle.clear()
+        busy = [consumer for consumer in self._consumers if not consumer.done()]
+        if busy:
+            _done, pending = await asyncio.wait(busy, timeout=timeout)
             if pending:
                 # Cancel the handlers still running. A job whose handler has ended is storing
                 # its outcome: let that finish (bounded: if Redis is away, release() requeues).
@@ -362,10 +381,12 @@ class Worker:
                 if ended:
                     await asyncio.wait(ended, timeout=5)
                     await cancel_all(ended, timeout=1)
-            interrupted = [self._interrupted[job] for job in order if job in self._interrupted]
-            self._interrupted.clear()
-            with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
-                await self._inflight.requeue(interrupted)
+        refs = [*self._interrupted.values(), *self._ready]
+        refs.sort(key=lambda ref: (ref[0].number, ref[1]))  # the order they were taken
+        self._interrupted.clear()
+        self._ready.clear()
+        with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
+            await self._inflight.requeue(refs)
         await self._settler.flush(timeout=5)  # bounded: if Redis is away, release() requeues
 
     def _signals(self) -> SignalHandlers:
@@ -385,25 +406,27 @@ class Worker:
         refreshed = -math.inf
         while not self._stopping:
             try:
-                if self.paused:
-                    if self.limit is not None:
-                        self.limit.restart()  # no burst when the pause ends
-                    await self._nap(self._pause_left())
+                if self.paused and self.limit is not None:
+                    self.limit.restart()  # no burst when the pause ends
+                if self._ready and self.paused:  # fetched just before a pause
+                    await self._put_back()
+                room = self._room()
+                if not room and not self._settler.pending:  # a job that finishes wakes it
+                    await self._nap(self._pause_left() if self.paused else _MAX_IDLE)
                     continue
-                if self._busy():  # a job that finishes wakes it
-                    await self._nap(_MAX_IDLE)
-                    continue
-                if self.queues.dynamic and (idle or time.monotonic() - refreshed > _REFRESH_QUEUES):
+                if room and self.queues.dynamic and (
+                    idle or time.monotonic() - refreshed > _REFRESH_QUEUES
+                ):
                     await self._refresh_queues()
                     refreshed = time.monotonic()
                 try:
-                    fetched = await self._fetch()
-                    if fetched:
-                        idle = 0.0
-                        await self._dispatch(fetched)
+                    taken = await self._exchange(room)
+                    self._dispatch(taken)
                 finally:
                     self._critical = False  # every job fetched is dispatched (or put back)
-                if not fetched and not self._stopping:
+                if taken:
+                    idle = 0.0
+                elif room and not self._stopping:
                     idle = min(max(idle * 2, 0.005), _MAX_IDLE)
                     await self._nap(idle)
             except Exception as exc:
@@ -412,33 +435,68 @@ class Worker:
                     await self._outage.down(exc)
                 else:
                     logger.exception("fetching jobs failed; retrying")
+                    self._settler.drop(exc)
                     await self._fire("error", None, exc)
                 idle = min(max(idle * 2, 0.1), 2.0)
                 await self._nap(idle)
 
-    async def _fetch(self) -> list[tuple[str, bytes, int]]:
-        """Take up to as many jobs as there is room (and rate) for. In burst mode, an empty
-        fetch with nothing in flight before it stops the worker (a job that settles while the
-        fetch runs may have enqueued more: a workflow's next stage)."""
-        wanted = min(self.concurrency - len(self._running), self.batch_size)
-        if self.limit is not None:
+    async def _exchange(self, room: int) -> list[Ref]:
+        """Store the successes since the last call and take up to as many jobs as there is
+        room (and rate) for, in one round trip. In burst mode, an empty fetch with nothing in
+        flight before it stops the worker (a job that settles while the fetch runs may have
+        enqueued more: a workflow's next stage)."""
+        wanted = room
+        if wanted and self.limit is not None:
             waiting = time.monotonic()
             wanted = await self.limit.take(wanted)
             self.metrics.rate_limit_wait += time.monotonic() - waiting
         settled_before = not self._in_flight
+        finished = len(self._settler.acks)
+        if finished:  # how fast jobs finish, measured between exchanges that store some
+            began = time.monotonic()
+            batch = min(self.batch_size, self.concurrency)
+            elapsed = began - self._exchanged
+            self._ahead = self.limit is None and finished * _AHEAD_WITHIN > batch * elapsed
+            self._exchanged = began
         self._critical = True  # from here on jobs may be in hand: a stop waits for them
-        fetched = await self._inflight.fetch(self._fetch_keys, self._fetch_names, wanted)
+        taken = await self._settler.exchange(await self._allot(wanted) if wanted else {})
         self._outage.up()
-        if fetched and self.limit is not None:
-            await self.limit.admit(len(fetched))
-        if fetched and (self.paused or self.stopping):  # paused or stopped meanwhile
-            entries = [entry_of(queue, raw) for queue, raw, _ in fetched]
-            await self._outage.until_done(self._inflight.requeue, entries)
+        if taken is None:  # an exchange sent again, that had taken nothing
             return []
-        if not fetched and self.burst and settled_before and not self._in_flight:
+        if taken and self.limit is not None:
+            await self.limit.admit(len(taken))
+        if taken and (self.paused or self.stopping):  # paused or stopped meanwhile
+            await self._outage.until_done(self._inflight.requeue, taken)
+            return []
+        if room and not taken and self.burst and settled_before and not self._in_flight:
             logger.info("queues are empty; burst mode stops the worker")
             self.request_stop(None)
-        return fetched
+        return taken
+
+    async def _put_back(self) -> None:
+        """Put the jobs fetched and not started back at the head of their queues."""
+        refs = list(self._ready)
+        self._ready.clear()
+        self._holding -= len(refs)
+        await self._outage.until_done(self._inflight.requeue, refs)
+
+    async def _allot(self, wanted: int) -> dict[str, int]:
+        """How many jobs to take from each queue: all from the first when there is one; else
+        by the queues' lengths, highest priority first (one round trip: LLEN of each)."""
+        names = self._fetch_names
+        if len(names) < 2:
+            return dict.fromkeys(names, wanted)
+        assert self._redis is not None
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in self._fetch_keys:
+                pipe.llen(key)
+            lengths: list[int] = await pipe.execute()
+        allotted = {}
+        for name, length in zip(names, lengths, strict=True):
+            if length and wanted:
+                allotted[name] = min(length, wanted)
+                wanted -= allotted[name]
+        return allotted
 
     async def _refresh_queues(self) -> None:
         assert self._redis is not None
@@ -452,57 +510,93 @@ class Worker:
             self._fetch_names = names
             self._fetch_keys = [self.keys.queue(name) for name in names]
 
-    async def _dispatch(self, fetched: list[tuple[str, bytes, int]]) -> None:
-        """Start a task per job; a payload that is no job, or a job whose workers kept dying,
-        is failed instead."""
-        now = time.time()
-        for queue, raw, recoveries in fetched:
-            entry = entry_of(queue, raw)
-            try:
-                job = decode(raw, queue, self)
-            except InvalidPayload as exc:
-                await self._settler.fail(queue, raw, None, entry, exc)
-                continue
-            if recoveries >= self.max_recoveries:
-                poison = PoisonJob(f"{recoveries} workers died running this job; not run again")
-                await self._settler.fail(queue, raw, job.payload, entry, poison)
-                continue
-            job.started_at = now
-            self._running[job] = asyncio.create_task(self._run(job, entry))
+    def _dispatch(self, taken: list[Ref]) -> None:
+        """Hand the jobs to the consumers."""
+        self._holding += len(taken)
+        self._ready += taken
+        self._call_consumer()
 
-    async def _run(self, job: Job, entry: bytes) -> None:
+    def _call_consumer(self) -> None:
+        """Wake an idle consumer, unless one is on its way. A consumer that takes a job wakes
+        the next while jobs remain: each wakes once the one before waits on its job's I/O,
+        and jobs that never wait run on one consumer, none woken in vain."""
+        if self._idle and not self._calling:
+            self._calling = True
+            self._idle.popleft().set_result(None)
+
+    async def _consume(self) -> None:
+        """One of ``concurrency`` consumers: runs jobs fetched, one at a time, while the
+        worker is neither paused (the fetcher puts them back) nor stopping."""
+        loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
+        assert me is not None
+        while not self._stopping:
+            if self._ready and not self.paused:
+                ref = self._ready.popleft()
+                if self._ready:
+                    self._call_consumer()
+                try:
+                    await self._run(ref, me)
+                finally:
+                    self._holding -= 1
+                    self.wake()
+            else:
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._idle.append(waiter)
+                await waiter
+                self._calling = False
+
+    async def _run(self, ref: Ref, me: asyncio.Task[None]) -> None:
+        """Run a fetched job and hand its outcome to the settler; a payload that is no job, or
+        a job whose workers kept dying, is failed instead."""
+        take, index = ref
+        queue, raw, recoveries = take.lane.name, take.raws[index], take.recoveries(index)
+        try:
+            job = decode(raw, queue, self)
+        except InvalidPayload as invalid:
+            await self._settler.fail(queue, raw, None, ref, invalid)
+            return
+        if recoveries >= self.max_recoveries:
+            poison = PoisonJob(f"{recoveries} workers died running this job; not run again")
+            await self._settler.fail(queue, raw, job.payload, ref, poison)
+            return
+        job.started_at = time.time()
+        self._running[job] = me
         current.set(job)
         try:
             try:
-                await self._settler.started(job)
+                if BATCH_FIELD in job.payload:
+                    await self._settler.started(job)
+                started = time.monotonic()
                 try:
-                    if _hooks.listening(self._chain, "perform"):  # tracing, pace.testing
-                        with _hooks.around(self._chain, "perform", job):
-                            await self._perform(job)
-                    else:  # the usual case: no hook, no context manager (~0.3 us a job)
+                    if self.job_timeout is None and not _hooks.listening(self._chain, "perform"):
+                        await self._resolve(job.class_name)(job)  # the usual case, the fast one
+                    else:
                         await self._perform(job)
                 finally:
                     self._storing.add(job)  # what follows stores its outcome
+                    self.metrics.observe(  # sys.exc_info(): the job's exception, if any
+                        time.monotonic() - started, job.class_name, queue, sys.exc_info()[1]
+                    )
             except asyncio.CancelledError as cancelled:
-                task = asyncio.current_task()
-                if task is not None and task.cancelling():
-                    self._interrupted[job] = entry  # stopping: _drain puts it back in its queue
+                if me.cancelling():
+                    self._interrupted[job] = ref  # stopping: _drain puts it back in its queue
                     raise
-                exc: BaseException = asyncio.CancelledError("the job cancelled itself")
-                await self._settler.failed(job, entry, exc.with_traceback(cancelled.__traceback__))
+                itself = asyncio.CancelledError("the job cancelled itself")
+                await self._settler.failed(job, ref, itself.with_traceback(cancelled.__traceback__))
             except Exception as exc:
-                await self._settler.failed(job, entry, exc)
+                await self._settler.failed(job, ref, exc)
             else:
-                self._settler.succeeded(job, entry)
+                self._settler.succeeded(job, ref)
         finally:
             del self._running[job]
             self._storing.discard(job)
-            self.wake()
 
     async def _perform(self, job: Job) -> None:
-        handler = self._resolve(job.class_name)
-        started = time.monotonic()
-        try:
+        """Run a job's handler within its ``perform`` hooks (tracing, pace.testing) and its
+        timeout."""
+        with _hooks.around(self._chain, "perform", job):
+            handler = self._resolve(job.class_name)
             if self.job_timeout is None:
                 await handler(job)
                 return
@@ -514,23 +608,25 @@ class Worker:
                         raise
             if deadline.expired():
                 raise JobTimeout(f"the job ran longer than its {self.job_timeout:g} s timeout")
-        finally:
-            # sys.exc_info(): the handler's exception on its way out, if any
-            self.metrics.observe(
-                time.monotonic() - started, job.class_name, job.queue, sys.exc_info()[1]
-            )
 
     @property
     def _in_flight(self) -> int:
-        """Jobs running, plus those whose success is not stored yet."""
-        return len(self._running) + len(self._settler.acks)
+        """Jobs held by consumers, plus those whose success is not stored yet."""
+        return self._holding + len(self._settler.acks)
 
-    def _busy(self) -> bool:
-        """No room for another job: ``concurrency`` handlers are running, or as many successes
-        wait to be stored (the next batch is fetched while the last one is acknowledged)."""
-        return (
-            len(self._running) >= self.concurrency or len(self._settler.acks) >= self.concurrency
-        )
+    def _room(self) -> int:
+        """How many jobs to fetch now: none while paused or stopping; else as many as there
+        are consumers free, up to a batch (successes not stored yet go with that fetch). While
+        jobs are so short that the worker runs a batch in under 10 ms, a whole batch once no
+        more than one is waiting: the next batch is on its way while this one runs (and waits
+        no longer than that)."""
+        if self.paused or self._stopping:
+            return 0
+        batch = min(self.batch_size, self.concurrency)
+        free = self.concurrency - self._holding
+        if self._ahead:
+            return batch if free >= 0 else 0
+        return min(free, batch)
 
     async def _nap(self, seconds: float) -> None:
         """Sleep up to ``seconds``; pause, resume, stop and finished jobs wake it early."""

@@ -3,7 +3,8 @@
 - liveness: refresh the worker's alive key every quarter of ``dead_after``, and recover the
   jobs of workers found dead;
 - schedule: move due retries and delayed jobs to their queues;
-- remote control: follow the fleet's pauses (:mod:`pace.control`);
+- remote control: follow the fleet's pauses (:mod:`pace.control`) and Resque's
+  ``pause-all-workers`` flag;
 - registry: Resque's heartbeat every 60 s, the jobs in progress when they change, and the
   worker's metrics every second.
 
@@ -187,10 +188,12 @@ class Housekeeping:
         await attempt("remote control", self._remote_control, outage=self.outage, chain=self._chain)
 
     async def _remote_control(self) -> None:
-        pauses = await read_pauses(self.redis, self._crew.keys)
+        keys = self._crew.keys
+        pauses = await read_pauses(self.redis, keys)
         queues = frozenset(p.name for p in pauses if p.kind == "queue")
         me = any(p.kind == "worker" and p.name == self._crew.id for p in pauses)
-        self._crew.follow_pauses(queues, me)
+        everyone = await self.redis.get(keys.pause_all) in (b"true", "true")  # Resque's flag
+        self._crew.follow_pauses(queues, me or everyone)
 
     async def _registry(self) -> None:
         if time.monotonic() - self._beaten >= HEARTBEAT_INTERVAL:

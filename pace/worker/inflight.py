@@ -1,32 +1,43 @@
-"""Reliable delivery: a job moves atomically from its queue into its worker's in-flight list,
-and leaves it only in the same step that stores its outcome.
+"""The jobs a worker holds, in Redis, so that none is lost if the worker dies.
 
-Every transition is one Lua script (``pace/lua/``), gated on removing the job's entry from the
-in-flight list: a transition retried after a lost reply, or raced by the recovery of a worker
-presumed dead, finds no entry and changes nothing. So stats are never counted twice, and a job
-is never both requeued and recorded. An entry is ``queue:payload`` (:func:`pace.wire.entry_of`).
+A worker's jobs of one queue form its *lane* (:meth:`pace.keys.Keys.lane`), in the queue's
+cluster slot. Each fetch moves up to n jobs from the head of the queue into a list of its own,
+the server copying them (``SORT ... STORE``, no payload through Lua); the list goes once every
+job of it is settled, so a success costs no payload at all: a fetch whose jobs all succeeded
+is one ``DEL``, a job that succeeds while others of its fetch still run one member of an
+integer set. Successes ride with the next fetch: one round trip (:meth:`InFlight.exchange`)
+acknowledges what finished and takes what there is room for. Failures and retries settle one
+job each; what they write outside the queue's slot (``resque:failed``, the schedule, Ruby's
+counters) waits in the lane's outbox until written, so that no record is lost with a worker.
+A dead worker's lanes go back to the head of their queues, in the order taken, moved by
+exactly one of the workers racing to recover them (:meth:`InFlight.release`).
 
-The three settles (``ack``, ``fail``, ``retry``) serve every job: a job of a multi-step task
-or staged group passes its batch membership (``member``), and the same script records its
-outcome in its batch (and starts the next stage when it was the last of its stage).
+A batch job's settle records its outcome in its batch (and starts the next stage when it was
+the last of its stage), in the same script.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
+from pace.connection import text
 from pace.keys import Keys
 from pace.lua import script
 
-__all__ = ["InFlight", "Member"]
+__all__ = ["MAX_FETCH", "Exchange", "InFlight", "Member", "Ref", "Take"]
 
 Member = tuple[str, str, int]
 """A batch job's ``(batch id, job id, stage)`` (:func:`pace.wire.batch_of`)."""
 
-_NO_BATCH = ("", "", "")
+_INDEX_BITS = 16  # a job's index in its fetch: the low bits of its settled-set member
+MAX_FETCH = 1 << _INDEX_BITS
+"""Most jobs one fetch may take."""
+
 _FETCH = script("fetch")
 _ACK = script("ack")
 _FAIL = script("fail")
@@ -36,74 +47,331 @@ _RELEASE = script("release")
 _RUNNING = script("batch_running")
 
 
-class InFlight:
-    """The in-flight list of one worker, and the atomic moves in and out of it."""
+class Lane:
+    """A worker's jobs of one queue: the keys, and the fetches waiting to go."""
 
-    __slots__ = ("_settle_keys", "key", "keys", "redis", "worker_id")
+    __slots__ = ("deliveries", "done", "key", "name", "outbox", "queue", "settled")
+
+    def __init__(self, keys: Keys, name: str, worker_id: str) -> None:
+        self.name = name
+        self.queue = keys.queue(name)
+        self.key = keys.lane(name, worker_id)
+        self.settled = self.key + ":settled"
+        self.outbox = self.key + ":outbox"
+        self.deliveries = keys.deliveries(name)
+        self.done: list[Take] = []
+        """Fetches whose jobs were all settled one by one (failed, retried, requeued)."""
+
+
+class Take:
+    """The jobs one fetch took from one queue: a list in Redis while any is unsettled."""
+
+    __slots__ = ("key", "lane", "number", "open", "raws", "recovered", "settled")
+
+    def __init__(self, lane: Lane, number: int) -> None:
+        self.lane = lane
+        self.number = number
+        self.key = f"{lane.key}:{number}"
+        self.raws: list[bytes] = []  # the payloads, as Redis holds them
+        self.open = 0  # jobs not settled yet
+        self.settled: list[int] = []  # members of jobs settled while others ran
+        self.recovered: dict[int, tuple[int, str]] = {}  # index -> (recoveries, sha1)
+
+    def member(self, index: int) -> int:
+        return (self.number << _INDEX_BITS) | index
+
+    def sha(self, index: int) -> str:
+        """The sha1 of a job recovered from dead workers, '' for another."""
+        return self.recovered[index][1] if index in self.recovered else ""
+
+    def recoveries(self, index: int) -> int:
+        """How often workers died running this job."""
+        return self.recovered[index][0] if index in self.recovered else 0
+
+
+Ref = tuple[Take, int]
+"""Where a job is in flight: its fetch and its index in it."""
+
+
+class _LaneOps:
+    """What one exchange does in one lane."""
+
+    __slots__ = ("batched", "gone", "lane", "marks", "shas", "take", "want")
+
+    def __init__(self, lane: Lane) -> None:
+        self.lane = lane
+        self.batched: list[tuple[Ref, Member]] = []  # batch jobs that succeeded
+        self.marks: list[int] = []  # members of plain jobs that succeeded, others still open
+        self.gone: list[Take] = []  # fetches whose jobs are all settled
+        self.shas: list[str] = []  # of recovered jobs among those settled
+        self.take: Take | None = None
+        self.want = 0
+
+
+class Exchange:
+    """One round trip of the hot path, prepared once (:meth:`InFlight.prepare`) and sent until
+    it gets through (:meth:`InFlight.send`)."""
+
+    __slots__ = ("count", "lanes", "now", "sent", "settled")
+
+    def __init__(self) -> None:
+        self.lanes: dict[Lane, _LaneOps] = {}
+        self.now: dict[Take, int] = {}  # successes of jobs of no batch, by fetch
+        self.count = 0  # successes
+        self.sent = False
+        self.settled = 0
+        """Jobs the last send settled (none twice: not those a lost reply had settled)."""
+
+    def lane(self, lane: Lane) -> _LaneOps:
+        ops = self.lanes.get(lane)
+        if ops is None:
+            ops = self.lanes[lane] = _LaneOps(lane)
+        return ops
+
+
+class InFlight:
+    """One worker's lanes, and the atomic moves in and out of them.
+
+    Example::
+
+        inflight = InFlight(redis, Keys(), worker_id)
+        taken = await inflight.exchange([], {"mail": 10})   # up to 10 jobs of 'mail'
+        await inflight.exchange([(ref, None) for ref in taken], {})  # they succeeded
+    """
+
+    __slots__ = ("_lanes", "_loaded", "_next", "keys", "redis", "worker_id")
 
     def __init__(self, redis: Redis, keys: Keys, worker_id: str) -> None:
         self.redis = redis
         self.keys = keys
         self.worker_id = worker_id
-        self.key = keys.inflight(worker_id)
-        """This worker's in-flight list."""
-        self._settle_keys = [  # the first keys of every settle script (ack, fail, retry)
-            keys.queues, keys.schedule, keys.batches, self.key, keys.deliveries,
-            keys.stat("processed"), keys.stat("processed", worker_id),
-        ]  # fmt: skip
+        self._lanes: dict[str, Lane] = {}
+        self._next = 0  # the last fetch's number (never reused: a lost reply took it)
+        self._loaded = False
 
-    def _settle_args(self, *args: Any) -> list[Any]:
-        return [self.keys.batch_prefix, self.keys.queue(""), *args]
+    async def _lane(self, name: str) -> Lane:
+        """The lane of queue ``name``, recorded in the worker's set before its first fetch
+        (recovery finds a dead worker's lanes there). Fetches left in it by an earlier
+        process with the same id (a restart as the same pid) keep their numbers."""
+        lane = self._lanes.get(name)
+        if lane is None:
+            lane = Lane(self.keys, name, self.worker_id)
+            await self.redis.sadd(self.keys.worker_lanes(self.worker_id), name)
+            left = await self.redis.smembers(lane.key)
+            self._next = max([self._next, *map(int, left)])
+            self._lanes[name] = lane
+        return lane
 
-    async def fetch(
-        self, queue_keys: Sequence[str], names: Sequence[str], wanted: int
-    ) -> list[tuple[str, bytes, int]]:
-        """Move up to ``wanted`` jobs, highest priority first, from the queues into the
-        in-flight list; return ``(queue, payload, times recovered)`` for each."""
-        keys = [self.keys.pause_all, self.key, self.keys.deliveries, *queue_keys]
-        reply = await _FETCH(self.redis, keys=keys, args=[wanted, *names])
-        return [(names[reply[i]], reply[i + 1], reply[i + 2]) for i in range(0, len(reply), 3)]
+    # -- the hot path: acknowledge and fetch in one round trip ----------------------------
 
-    async def ack(self, entries: Sequence[tuple[bytes, Member | None]]) -> int:
-        """Settle jobs that succeeded, in one script call (the worker groups them): out of
-        the in-flight list, counted as processed, recorded in their batches. Returns how many
-        were still in flight."""
-        batched: list[Any] = []
-        plain: list[bytes] = []
-        for entry, member in entries:
+    async def exchange(
+        self, done: Sequence[tuple[Ref, Member | None]], wanted: dict[str, int]
+    ) -> list[Ref]:
+        """:meth:`prepare` and :meth:`send` at once."""
+        return await self.send(await self.prepare(done, wanted))
+
+    async def prepare(
+        self, done: Sequence[tuple[Ref, Member | None]], wanted: dict[str, int]
+    ) -> Exchange:
+        """One round trip that settles jobs that succeeded (``done``: their places and batch
+        memberships) and then takes up to ``wanted[queue]`` jobs from each queue; :meth:`send`
+        it until it gets through."""
+        if not self._loaded:  # a pipeline cannot load a script Redis does not know
+            await self._load()
+        exchange = Exchange()
+        for name, n in wanted.items():
+            if n > 0:
+                lane = await self._lane(name)
+                self._next += 1
+                exchange.lane(lane).take = Take(lane, self._next)
+                exchange.lane(lane).want = min(n, MAX_FETCH)
+        plain: dict[Take, list[int]] = {}
+        for ref, member in done:
+            take, index = ref
+            take.open -= 1
             if member is None:
-                plain.append(entry)
-            else:
-                batched += [entry, *member]
-        args = self._settle_args(len(batched) // 4, *batched, *plain)
-        done: int = await _ACK(self.redis, keys=self._settle_keys, args=args)
-        return done
+                plain.setdefault(take, []).append(index)
+            else:  # batch jobs settle one by one (ack.lua)
+                exchange.lane(take.lane).batched.append((ref, member))
+                take.settled.append(take.member(index))
+            if index in take.recovered:
+                exchange.lane(take.lane).shas.append(take.sha(index))
+            if take.open == 0:  # its fetch's list goes
+                take.lane.done.append(take)
+        for take, indexes in plain.items():
+            exchange.now[take] = len(indexes)
+            if take.open:  # others of its fetch still run: these are marked settled
+                members = [take.member(index) for index in indexes]
+                exchange.lane(take.lane).marks += members
+                take.settled += members
+        for lane in self._lanes.values():
+            if lane.done:
+                exchange.lane(lane).gone, lane.done = lane.done, []
+        exchange.count = len(done)
+        return exchange
 
-    async def fail(self, entry: bytes, record: bytes, member: Member | None) -> bool:
-        """Settle a failed job: its record appended to ``resque:failed``, counted as Ruby
-        does (failed and processed)."""
-        keys, worker_id = self.keys, self.worker_id
-        stored: int = await _FAIL(
-            self.redis,
-            keys=[
-                *self._settle_keys, keys.failed, keys.stat("failed"),
-                keys.stat("failed", worker_id),
-            ],
-            args=self._settle_args(entry, record, *(member or _NO_BATCH)),
+    async def send(self, exchange: Exchange) -> list[Ref]:
+        """Send a prepared exchange; return the jobs taken (their payloads in their fetches'
+        ``raws``). Sent again after an error (a lost
+        reply), it changes no job's state twice and takes no job twice (the fetch it may have
+        made is read back, not repeated); its successes are then counted as processed by
+        what it settled itself, so none is counted twice either."""
+        again = exchange.sent
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for ops in exchange.lanes.values():
+                if ops.batched:
+                    self._ack_batched(pipe, ops)
+                self._fetch(pipe, ops, exchange.now, fetch=not again)
+                if ops.take is not None:
+                    pipe.lrange(ops.take.key, 0, -1)
+                    if again:  # the fetch is not repeated: is any job recovered?
+                        pipe.exists(ops.lane.deliveries)
+            if exchange.count and not again:
+                self._processed(pipe, exchange.count)
+            exchange.sent = True
+            try:
+                replies = iter(await pipe.execute())
+            except NoScriptError:  # Redis restarted: no script of the pipeline ran
+                await self._load()
+                exchange.sent = again
+                return await self.send(exchange)
+        taken: list[Ref] = []
+        suspect: list[Take] = []
+        exchange.settled = 0
+        for ops in exchange.lanes.values():
+            if ops.batched:
+                exchange.settled += next(replies)
+            _, recovered, settled = next(replies)
+            exchange.settled += settled
+            take = ops.take
+            if take is not None:
+                take.raws = next(replies)
+                recovered = next(replies) if again else recovered
+                take.open = len(take.raws)
+                taken += [(take, i) for i in range(take.open)]
+                if take.raws and recovered:
+                    suspect.append(take)
+        if again and exchange.settled:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                self._processed(pipe, exchange.settled)
+                await pipe.execute()
+        if suspect:
+            await self._recoveries(suspect)
+        return taken
+
+    def _processed(self, pipe: Any, count: int) -> None:
+        """Count jobs as processed, as Ruby does: globally and for the worker."""
+        pipe.incrby(self.keys.stat("processed"), count)
+        pipe.incrby(self.keys.stat("processed", self.worker_id), count)
+
+    async def _load(self) -> None:
+        for name in ("fetch", "ack"):
+            await self.redis.script_load(script(name).source)
+        self._loaded = True
+
+    def _ack_batched(self, pipe: Any, ops: _LaneOps) -> None:
+        lists, args = [], []
+        for (take, index), member in ops.batched:
+            lists.append(take.key)
+            args += [take.member(index), take.sha(index), *member]
+        k = self.keys
+        pipe.evalsha(
+            _ACK.sha, 5 + len(lists), k.queues, k.schedule, k.batches, ops.lane.settled,
+            ops.lane.deliveries, *lists, k.batch_prefix, k.queue(""), *args,
         )  # fmt: skip
-        return stored == 1
+
+    def _fetch(self, pipe: Any, ops: _LaneOps, now: dict[Take, int], fetch: bool) -> None:
+        """The fetch script's call: the lane's fetches whose jobs are all settled go, the
+        others' settled jobs are marked, then the fetch (if ``fetch``)."""
+        lane, take, gone = ops.lane, ops.take, ops.gone
+        unmarks = [member for t in gone for member in t.settled]
+        pipe.evalsha(
+            _FETCH.sha, 5 + len(gone), lane.queue, lane.key, lane.settled, lane.deliveries,
+            lane.key if take is None else take.key, *(t.key for t in gone),
+            ops.want if fetch else 0, 0 if take is None else take.number, len(gone),
+            len(ops.marks), len(unmarks), *(t.number for t in gone),
+            *(now.get(t, 0) for t in gone), *ops.marks, *unmarks, *ops.shas,
+        )  # fmt: skip
+
+    async def _recoveries(self, suspect: list[Take]) -> None:
+        """How often workers died running the jobs of queues whose deliveries hash exists."""
+        shas = [[hashlib.sha1(raw).hexdigest() for raw in take.raws] for take in suspect]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for take, mine in zip(suspect, shas, strict=True):
+                pipe.hmget(take.lane.deliveries, mine)
+            counts = await pipe.execute()
+        for take, mine, found in zip(suspect, shas, counts, strict=True):
+            pairs = enumerate(zip(found, mine, strict=True))
+            take.recovered = {i: (int(n), sha) for i, (n, sha) in pairs if n}
+
+    # -- one job at a time: failures, retries, batch starts, requeues ---------------------
+
+    def _one(self, ref: Ref, member: Member | None) -> tuple[list[str], list[Any]]:
+        """Keys and first arguments of fail.lua and retry.lua for one job."""
+        take, index = ref
+        lane, keys = take.lane, self.keys
+        first = [keys.queues, keys.schedule, keys.batches] if member else [lane.key] * 3
+        return (
+            [*first, lane.settled, lane.deliveries, take.key, lane.outbox],
+            [keys.batch_prefix, keys.queue(""), take.member(index), take.sha(index)],
+        )
+
+    def _settled(self, ref: Ref) -> None:
+        """A job settled on its own: its fetch goes with the next exchange once it was the
+        last."""
+        take, index = ref
+        take.settled.append(take.member(index))
+        take.open -= 1
+        if take.open == 0:
+            take.lane.done.append(take)
+
+    async def fail(self, ref: Ref, record: bytes, member: Member | None) -> bytes | None:
+        """Settle a failed job: its record waits in its lane's outbox. Returns the outbox item
+        for :meth:`write_out`, or None if the job was not in flight (settled already, or
+        recovered by another worker)."""
+        keys, args = self._one(ref, member)
+        item = b"f" + record
+        if not await _FAIL(self.redis, keys=keys, args=[*args, item, *(member or ("", "", ""))]):
+            return None
+        self._settled(ref)
+        return item
 
     async def retry(
-        self, entry: bytes, new_entry: bytes, delay: float, member: Member | None
-    ) -> bool:
+        self, ref: Ref, new_entry: bytes, delay: float, member: Member | None
+    ) -> bytes | None:
         """Settle a job to run again ``delay`` seconds from now by Redis' clock (as
-        ``new_entry``); a batch job holds its stage meanwhile."""
-        moved: int = await _RETRY(
-            self.redis,
-            keys=self._settle_keys[:5],
-            args=self._settle_args(entry, new_entry, delay, *(member or _NO_BATCH)),
+        ``new_entry``); a batch job holds its stage meanwhile. Returns the outbox item for
+        :meth:`write_out`, or None if the job was not in flight."""
+        keys, args = self._one(ref, member)
+        item: bytes | None = await _RETRY(
+            self.redis, keys=keys, args=[*args, delay, new_entry, *(member or ("", "", ""))]
         )
-        return moved == 1
+        if item is not None:
+            self._settled(ref)
+        return item
+
+    async def write_out(self, ref: Ref, item: bytes) -> None:
+        """Write a settled job's outbox item where it belongs (:meth:`_write_out`)."""
+        await self._write_out([item], ref[0].lane, self.worker_id)
+
+    async def _write_out(self, items: list[bytes], lane: Lane, worker_id: str | None) -> None:
+        """Write outbox items where they belong (a failure record to ``resque:failed`` with
+        its counts, a retry to the schedule), then drop them from the outbox. A failure's
+        per-worker counts are skipped when ``worker_id`` is None (a dead worker's)."""
+        k = self.keys
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for item in items:
+                if item[:1] == b"f":
+                    pipe.rpush(k.failed, item[1:])
+                    for name in ("failed", "processed"):
+                        pipe.incr(k.stat(name))
+                        if worker_id is not None:
+                            pipe.incr(k.stat(name, worker_id))
+                else:
+                    due, _, entry = item[1:].partition(b"|")
+                    pipe.zadd(k.schedule, {entry: float(due)})
+                pipe.lrem(lane.outbox, 1, item)  # type: ignore[arg-type]
+            await pipe.execute()
 
     async def running(self, member: Member) -> None:
         """Mark a batch job running (a failed one requeued stops counting as failed)."""
@@ -114,34 +382,62 @@ class InFlight:
             args=[k.batch_prefix, k.queue(""), *member],
         )
 
-    async def requeue(self, entries: Sequence[bytes]) -> int:
+    async def requeue(self, refs: Sequence[Ref]) -> int:
         """Put jobs back at the head of their queues, in the order given (the order taken)."""
-        if not entries:
-            return 0
-        moved: int = await _REQUEUE(
-            self.redis, keys=[self.key], args=[self.keys.queue(""), *entries]
-        )
+        by_lane: dict[Lane, list[Ref]] = {}
+        for ref in refs:
+            by_lane.setdefault(ref[0].lane, []).append(ref)
+        moved = 0
+        for lane, mine in by_lane.items():
+            args = [arg for take, index in mine for arg in (take.member(index), index)]
+            keys = [lane.queue, lane.settled, *(take.key for take, _ in mine)]
+            moved += await _REQUEUE(self.redis, keys=keys, args=args)
+            for ref in mine:
+                self._settled(ref)
         return moved
 
+    # -- giving a worker's jobs back ------------------------------------------------------
+
     async def release(self, worker_id: str | None = None) -> int:
-        """Give back a worker's in-flight jobs (to the head of their queues) and remove it.
+        """Give back a worker's jobs (to the head of their queues, in order) and remove every
+        trace of it.
 
         With no ``worker_id``: this worker, shutting down. With another worker's id: recover
         it if it is dead (its alive key expired), counting a recovery for each job; -1 if it
-        is alive after all. Exactly one of many racing workers moves the jobs.
+        is alive after all. Exactly one of many racing workers moves each lane's jobs.
         """
         dead = worker_id is not None
         worker_id = worker_id or self.worker_id
-        keys = self.keys
-        moved: int = await _RELEASE(
-            self.redis,
-            keys=[
-                keys.pace_workers, keys.alive(worker_id), keys.inflight(worker_id),
-                keys.deliveries, keys.workers, keys.heartbeats, keys.worker(worker_id),
-                keys.worker_started(worker_id), keys.worker_jobs(worker_id),
-                keys.worker_metrics(worker_id),
-                keys.stat("processed", worker_id), keys.stat("failed", worker_id),
-            ],
-            args=[keys.queue(""), worker_id, "1" if dead else "0"],
-        )  # fmt: skip
-        return moved
+        k = self.keys
+        if dead and await self.redis.exists(k.alive(worker_id)):
+            return -1
+        moved = 0
+        for name in sorted(map(text, await self.redis.smembers(k.worker_lanes(worker_id)))):
+            lane = Lane(k, name, worker_id)
+            reply = await _RELEASE(
+                self.redis,
+                keys=[lane.queue, lane.key, lane.settled, lane.deliveries, lane.outbox],
+                args=[lane.key + ":", "1" if dead else "0"],
+            )
+            moved += reply[0]
+            if reply[1:]:
+                await self._write_out(reply[1:], lane, None if dead else worker_id)
+        if not dead:
+            self._lanes.clear()
+        await self._unregister(worker_id)
+        return int(moved)
+
+    async def _unregister(self, worker_id: str) -> None:
+        k = self.keys
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.srem(k.pace_workers, worker_id)
+            pipe.srem(k.workers, worker_id)
+            pipe.hdel(k.heartbeats, worker_id)
+            for key in (
+                k.worker_lanes(worker_id), k.alive(worker_id), k.worker(worker_id),
+                k.worker_started(worker_id), k.worker_jobs(worker_id),
+                k.worker_metrics(worker_id), k.stat("processed", worker_id),
+                k.stat("failed", worker_id),
+            ):  # fmt: skip
+                pipe.delete(key)
+            await pipe.execute()

@@ -1,12 +1,13 @@
 """Settling: storing a job's outcome, which is what takes it out of the in-flight list.
 
-- A success is acknowledged by group commit: one acknowledgement is in flight at a time, the
-  next takes every job that finished meanwhile (:meth:`Settler.succeeded`). The job holds
-  its slot until then; the ``processed`` hooks fire once it is stored.
+- A success is acknowledged by group commit, riding with the next fetch: one round trip
+  stores every success since the last and takes the jobs there is room for
+  (:meth:`Settler.exchange`). The job holds its slot until then; the ``processed`` hooks fire
+  once it is stored.
 - A failure is retried if the job's policy (or its :class:`pace.Retry`) allows, else recorded
   in ``resque:failed`` (:meth:`Settler.failed`); the ``error`` hooks fire after.
 - While Redis is away every settle is retried with backoff, and the outage is logged once
-  (:class:`Outage`): safe, because every settle script is gated on the job's in-flight entry.
+  (:class:`Outage`): safe, because every settle is gated on the job being in flight.
 
 Whether a job belongs to a batch (a multi-step task or staged group) is decided here only:
 its membership goes to the same settle scripts as every other job's.
@@ -18,6 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import suppress
 from typing import Any, TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -30,13 +32,14 @@ from pace.job import Job
 from pace.retry import RetryPolicy
 from pace.wire import (
     ATTEMPT_FIELD,
+    BATCH_FIELD,
     batch_of,
     encode,
     entry_of,
     exception_message,
     failure_record,
 )
-from pace.worker.inflight import InFlight
+from pace.worker.inflight import Exchange, InFlight, Ref
 from pace.worker.runtime import unless_cancelled
 
 __all__ = ["OUTAGE_ERRORS", "Outage", "Settler"]
@@ -99,16 +102,18 @@ class Settler:
     """Stores the outcomes of one worker's jobs.
 
     Args:
-        inflight: the worker's in-flight list.
+        inflight: the worker's lanes.
         worker_id: the worker's id, for failure records.
         chain: the hooks to fire (every worker's, then this worker's).
         retry: the worker's retry setting (a policy, a mapping of class names to policies,
             or ``None``).
         outage: the worker's outage log.
-        wake: called when slots free up (acknowledgements stored).
     """
 
-    __slots__ = ("_acking", "_hooks", "_retry", "_wake", "acks", "inflight", "outage", "worker_id")
+    __slots__ = (
+        "_hooks", "_retry", "_sending", "_tasks", "_unsent", "acks", "inflight",
+        "outage", "worker_id",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -118,19 +123,19 @@ class Settler:
         chain: tuple[hooks.Hooks, ...],
         retry: RetryPolicy | Mapping[str, RetryPolicy] | None,
         outage: Outage,
-        wake: Callable[[], None],
     ) -> None:
         self.inflight = inflight
         self.worker_id = worker_id
         self.outage = outage
-        self.acks: list[tuple[Job, bytes]] = []
-        """Jobs that succeeded whose acknowledgement is not stored yet (they hold slots)."""
+        self.acks: list[tuple[Job, Ref]] = []
+        """Jobs that succeeded whose acknowledgement is not sent yet (they hold slots)."""
+        self._sending: list[tuple[Job, Ref]] = []  # in the exchange not through yet
+        self._unsent: Exchange | None = None
         self._hooks = chain
         self._retry = retry
-        self._wake = wake
-        self._acking: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    # -- success: group commit ------------------------------------------------------------
+    # -- success: group commit, riding with the next fetch ----------------------------------
 
     async def started(self, job: Job) -> None:
         """A batch job starts: its batch marks it running."""
@@ -138,48 +143,70 @@ class Settler:
         if member is not None:
             await self.outage.until_done(self.inflight.running, member)
 
-    def succeeded(self, job: Job, entry: bytes) -> None:
-        """Queue a succeeded job's acknowledgement; it is stored with the others that finish
-        while the previous one is in flight."""
-        self.acks.append((job, entry))
-        if self._acking is None:
-            self._acking = asyncio.create_task(self._ack_loop(), name="pace-ack")
+    def succeeded(self, job: Job, ref: Ref) -> None:
+        """Queue a succeeded job's acknowledgement: the next exchange stores it with every
+        other that finished meanwhile."""
+        self.acks.append((job, ref))
 
-    async def _ack_loop(self) -> None:
-        try:
-            while self.acks:
-                acks = list(self.acks)  # jobs finishing meanwhile are appended after these
-                entries = [(entry, batch_of(job.payload)) for job, entry in acks]
-                try:
-                    await self.outage.until_done(self.inflight.ack, entries)
-                except Exception as exc:  # not an outage (retried above): never stall
-                    logger.exception(
-                        "could not acknowledge %d jobs; they stay in flight", len(acks)
-                    )
-                    await hooks.fire(self._hooks, "error", None, exc)
-                del self.acks[: len(acks)]
-                self._wake()
-                if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("%d jobs done: %s", len(acks), [job for job, _ in acks])
-                if hooks.listening(self._hooks, "processed"):
-                    for job, _entry in acks:
-                        current.set(job)
-                        await hooks.fire(self._hooks, "processed", job)
-        finally:
-            self._acking = None
+    @property
+    def pending(self) -> bool:
+        """Successes wait to be stored."""
+        return bool(self.acks) or self._unsent is not None
+
+    async def exchange(self, wanted: dict[str, int]) -> list[Ref] | None:
+        """Store every success waiting and take up to ``wanted[queue]`` jobs from each queue,
+        in one round trip (:meth:`pace.worker.inflight.InFlight.exchange`); the ``processed``
+        hooks fire once the successes are stored. After an error the same exchange is sent
+        again by the next call, ``wanted`` then counting for nothing: it returns the jobs
+        the first one took, if it did, else None (not a sign of empty queues)."""
+        exchange = self._unsent
+        resent = exchange is not None
+        if exchange is None:
+            self._sending, self.acks = self.acks, []
+            done = [
+                (ref, batch_of(job.payload) if BATCH_FIELD in job.payload else None)
+                for job, ref in self._sending
+            ]
+            exchange = self._unsent = await self.inflight.prepare(done, wanted)
+        taken = await self.inflight.send(exchange)
+        self._unsent = None
+        if self._sending:
+            self._stored(self._sending)
+            self._sending = []
+        return None if resent and not taken else taken
+
+    def drop(self, exc: BaseException) -> None:
+        """Give up on the exchange that failed with ``exc`` (not an outage: it would fail
+        again); its jobs stay in flight until the worker stops (then back in their queues)."""
+        if self._unsent is not None:
+            logger.error("could not acknowledge %d jobs; they stay in flight", len(self._sending))
+            self._unsent, self._sending = None, []
+
+    def _stored(self, acked: list[tuple[Job, Ref]]) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%d jobs done: %s", len(acked), [job for job, _ in acked])
+        if hooks.listening(self._hooks, "processed"):
+            self._tasks.add(task := asyncio.create_task(self._processed([j for j, _ in acked])))
+            task.add_done_callback(self._tasks.discard)
+
+    async def _processed(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            current.set(job)
+            await hooks.fire(self._hooks, "processed", job)
 
     async def flush(self, timeout: float) -> None:
-        """Wait up to ``timeout`` for the acknowledgements in flight, then give up on them
+        """Store the successes waiting, for up to ``timeout`` seconds, then give up on them
         (they stay in flight: releasing the worker puts them back in their queues)."""
-        acking = self._acking
-        if acking is not None:
-            await asyncio.wait([acking], timeout=timeout)
-            acking.cancel()
-            await asyncio.wait([acking], timeout=1)
+        with suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while self.pending:
+                    await self.outage.until_done(self.exchange, {})
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=timeout)
 
     # -- failure: retry or record ---------------------------------------------------------
 
-    async def failed(self, job: Job, entry: bytes, exc: BaseException) -> None:
+    async def failed(self, job: Job, ref: Ref, exc: BaseException) -> None:
         """Schedule a retry if the job's policy (or its ``Retry``) allows one; else fail it."""
         policy = self._policy(job.class_name)
         asked = isinstance(exc, Retry)
@@ -188,27 +215,29 @@ class Settler:
             if job.attempt < limit.attempts:
                 delay = exc.delay if isinstance(exc, Retry) and exc.delay is not None else None
                 if await self._again(
-                    job, entry, limit.delay(job.attempt) if delay is None else delay
+                    job, ref, limit.delay(job.attempt) if delay is None else delay
                 ):
                     return
         await job.fail_progress(f"{type(exc).__name__}: {exception_message(exc)}")
-        await self.fail(job.queue, job.raw, job.payload, entry, exc)
+        await self.fail(job.queue, job.raw, job.payload, ref, exc)
 
     def _policy(self, class_name: str) -> RetryPolicy | None:
         if isinstance(self._retry, Mapping):
             return self._retry.get(class_name)
         return self._retry
 
-    async def _again(self, job: Job, entry: bytes, delay: float) -> bool:
+    async def _again(self, job: Job, ref: Ref, delay: float) -> bool:
         """Schedule the next attempt; False if the payload cannot be re-encoded (then fail)."""
         try:
             again = entry_of(job.queue, encode({**job.payload, ATTEMPT_FIELD: job.attempt + 1}))
         except ValueError:  # an infinite float or a lone surrogate that JSON cannot hold
             return False
         logger.info("%r failed attempt %d; retrying in %.3g s", job, job.attempt, delay)
-        await self.outage.until_done(
-            self.inflight.retry, entry, again, delay, batch_of(job.payload)
+        item = await self.outage.until_done(
+            self.inflight.retry, ref, again, delay, batch_of(job.payload)
         )
+        if item is not None:
+            await self.outage.until_done(self.inflight.write_out, ref, item)
         return True
 
     async def fail(
@@ -216,7 +245,7 @@ class Settler:
         queue: str,
         raw: bytes,
         payload: dict[str, Any] | None,
-        entry: bytes,
+        ref: Ref,
         exc: BaseException,
     ) -> None:
         """Store a failure record (the job leaves the in-flight list), then fire the error
@@ -230,6 +259,8 @@ class Settler:
             queue=queue, raw=raw, payload=payload, exc=exc, worker_id=self.worker_id
         )
         member = batch_of(payload) if payload is not None else None
-        await self.outage.until_done(self.inflight.fail, entry, encode(record), member)
+        item = await self.outage.until_done(self.inflight.fail, ref, encode(record), member)
+        if item is not None:
+            await self.outage.until_done(self.inflight.write_out, ref, item)
         hooked = payload if payload is not None else record["payload"]
         await hooks.fire(self._hooks, "error", hooked, exc)

@@ -1,23 +1,18 @@
--- The in-flight library: a job leaves its worker's in-flight list in the same step that
--- stores its outcome. Every settle script (ack, fail, retry) has these keys:
--- KEYS[4] the worker's in-flight list, KEYS[5] the deliveries hash (sha1 of an entry -> how
--- often it was recovered), KEYS[6] stat:processed, KEYS[7] stat:processed:<worker id>.
+-- The in-flight library. A worker's jobs of one queue form its lane (pace.keys.Keys.lane,
+-- pace/worker/inflight.py), in the queue's cluster slot: each fetch moves jobs from the queue
+-- into a list of its own (the lane key, ':' and the fetch's number), which goes once all its
+-- jobs are settled; a job settled while others of its fetch still run is marked in the lane's
+-- settled set (its fetch's number * 65536 + its index in the list).
 
-local counted = nil  -- does the deliveries hash exist? (read once per call)
-
--- Take one entry out of the in-flight list, and forget its recovery count. False if it was
--- not there (settled already by a retried call, or recovered): then nothing may change.
-local function take(entry)
-  if redis.call('LREM', KEYS[4], 1, entry) == 0 then return false end
-  if counted == nil then counted = redis.call('EXISTS', KEYS[5]) == 1 end
-  if counted then redis.call('HDEL', KEYS[5], redis.sha1hex(entry)) end
-  return true
+-- Mark one job of the fetch list `list` settled: true the first time; false if it was settled
+-- before (a call retried after a lost reply) or its list is gone (another worker recovered
+-- it): then nothing else may change.
+local function take(settled, list, member)
+  return redis.call('EXISTS', list) == 1 and redis.call('SADD', settled, member) == 1
 end
 
--- Count n finished jobs, as Ruby does (failed ones included), globally and for the worker.
-local function processed(n)
-  if n > 0 then
-    redis.call('INCRBY', KEYS[6], n)
-    redis.call('INCRBY', KEYS[7], n)
-  end
+-- A settled job that had been recovered from dead workers (its payload's sha1, '' if never)
+-- is no longer counted in the queue's deliveries hash.
+local function forget(deliveries, sha)
+  if sha ~= '' then redis.call('HDEL', deliveries, sha) end
 end
