@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 import pace
+from pace.embedded import EmbeddedRedis
 from pace.errors import ConfigError
+from pace.keys import Keys
 from pace.limits import parse_rate
+from pace.worker.inflight import InFlight, Ref
+from tests.support import Starter, wait_for
 from tests.test_cli import pace_cli
+
+KEYS = Keys()
+TESTS = Path(__file__).parent
 
 
 @pytest.mark.parametrize(
@@ -69,3 +82,141 @@ async def test_the_cli_sets_lists_and_clears_limits(redis: Redis, cli_env: dict[
     cleared = await pace_cli("limit", "mail", "--clear", env=cli_env)
     assert cleared.stdout == "mail: limit cleared\n"
     assert (await pace_cli("limit", env=cli_env)).stdout == ""
+
+
+# -- enforcement: the fetch script ---------------------------------------------------------
+
+WINDOW = 1_010_000
+"""A 1/s rate's window in microseconds: the period and lib/limit.lua's SLACK (10 ms)."""
+_ADMIT_AT = "\n".join(
+    path.read_text(encoding="utf-8")
+    for path in (Path(pace.__file__).parent / "lua/lib/limit.lua", TESTS / "lua/admit_at.lua")
+)
+steps = st.lists(
+    st.tuples(
+        st.one_of(
+            st.integers(0, 1_200_000), st.sampled_from([0, 1, WINDOW - 1, WINDOW, WINDOW + 1])
+        ),
+        st.integers(1, 8),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(rate=st.integers(1, 6), steps=steps)
+def test_the_rate_admits_exactly_what_its_sliding_window_has_room_for(
+    rate: int, steps: list[tuple[int, int]], redis_server: EmbeddedRedis
+) -> None:
+    """Against a model: at every fetch the window of the last second (and 10 ms) holds at
+    most ``rate`` starts, a fetch takes every job that fits, and the wait it returns is when
+    the next one fits, to the microsecond."""
+    keys = [KEYS.limit("q"), KEYS.limit("q", "starts"), KEYS.limit("q", "running"), "list"]
+    with SyncRedis.from_url(redis_server.url) as redis:
+        redis.delete(*keys)
+        redis.hset(keys[0], mapping={"rate": rate, "period": "1.0"})
+        admit = redis.register_script(_ADMIT_AT)
+        starts: dict[bytes, float] = {}
+
+        def within(now: float) -> int:  # the starts the window holds at time `now`
+            return sum(1 for at in starts.values() if at > now - WINDOW)
+
+        def ending(end: float) -> int:  # the starts in the window that ends at `end`
+            return sum(1 for at in starts.values() if end - WINDOW < at <= end)
+
+        now = 1_800_000_000_000_000
+        for advance, want in steps:
+            now += advance
+            room = max(rate - within(now), 0)
+            admitted, wait = admit(keys=keys, args=[want, now])
+            assert admitted == min(want, room)
+            new = dict(redis.zrange(keys[1], 0, -1, withscores=True))
+            assert len(new.keys() - starts.keys()) == admitted
+            assert all(at >= now for member, at in new.items() if member not in starts)
+            starts.update(new)
+            assert within(now) <= rate
+            if admitted < want:  # full until `wait` from now, not a microsecond longer
+                assert wait > 0
+                assert within(now + wait - 1) == rate > within(now + wait)
+            else:
+                assert wait == 0
+        assert redis.hget(keys[0], "admitted") == (str(len(starts)).encode() if starts else None)
+        assert all(ending(at) <= rate for at in starts.values())  # every window, not just now
+
+
+moves = st.lists(
+    st.tuples(
+        st.sampled_from(["fetch", "fail", "retry", "requeue", "die"]),
+        st.integers(0, 2),  # which worker
+        st.integers(0, 6),  # jobs to fetch (or of those held, how many succeeded first)
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=40, deadline=None, database=None)
+@given(most=st.integers(1, 5), moves=moves)
+def test_the_concurrency_counts_every_job_in_flight_until_it_settles(
+    most: int, moves: list[tuple[str, int, int]], redis_server: EmbeddedRedis
+) -> None:
+    """Against a model, three workers fetch, succeed (with their next fetch), fail, retry,
+    requeue and die (recovered by another): the limit's count of jobs in flight is at every
+    step the jobs the workers hold, never more than the limit, and a fetch takes every job
+    that fits."""
+    asyncio.run(_concurrency_program(redis_server.url, most, moves))
+
+
+async def _concurrency_program(url: str, most: int, moves: list[tuple[str, int, int]]) -> None:
+    redis = await pace.connect(url)
+    try:
+        await redis.flushall()
+        await pace.Client(redis=redis).enqueue_many("q", "Job", [[i] for i in range(20)])
+        await pace.Limits(redis).set("q", concurrency=most)
+        ids = [0, 1, 2]
+        workers = [InFlight(redis, KEYS, f"host:{i}:q") for i in ids]
+        held: list[list[Ref]] = [[], [], []]
+        for move, w, n in moves:
+            inflight, mine = workers[w], held[w]
+            if move == "fetch":
+                done, held[w] = mine[:n], mine[n:]
+                fits = min(n, most - sum(map(len, held)), await redis.llen("resque:queue:q"))
+                taken = await inflight.exchange([(ref, None) for ref in done], {"q": n})
+                assert len(taken) == fits
+                held[w] += taken
+            elif move == "die":  # recovered by another worker: its jobs go back
+                await workers[(w + 1) % 3].release(inflight.worker_id)
+                ids[w] += 3
+                workers[w], held[w] = InFlight(redis, KEYS, f"host:{ids[w]}:q"), []
+            elif move == "requeue":
+                await inflight.requeue(mine[:2])
+                del mine[:2]
+            elif mine and move == "fail":
+                await inflight.fail(mine.pop(0), b"{}", None)
+            elif mine:
+                await inflight.retry(mine.pop(0), b"q|{}", 60, None)
+            counts = await redis.hvals(KEYS.limit("q", "running"))
+            assert sum(map(int, counts)) == sum(map(len, held)) <= most
+    finally:
+        await redis.aclose()
+
+
+async def test_a_worker_serves_its_other_queues_while_a_limit_holds_one(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    """``limited,other``: the limited queue's jobs wait in their queue (none taken early, none
+    pushed back) while the worker runs every job of the queue after it."""
+    await pace.Limits(redis).set("limited", rate="2/m")
+    await client.enqueue_many("limited", "Job", [[i] for i in range(10)])
+    await client.enqueue_many("other", "Job", [[i] for i in range(200)])
+    ran = {"limited": 0, "other": 0}
+
+    async def handler(job: pace.Job) -> None:
+        ran[job.queue] += 1
+
+    await start(["limited", "other"], handler)
+    await wait_for(lambda: ran["other"] == 200)
+    assert ran["limited"] == 2
+    assert await redis.llen("resque:queue:limited") == 8
+    assert await redis.hget(KEYS.limit("limited"), "admitted") == b"2"

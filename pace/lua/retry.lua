@@ -6,7 +6,7 @@
 -- (seconds), new entry, batch id ('' for none), job id, stage. Returns the outbox item ('r',
 -- the due time, '|', the entry), or false if the job was not in flight.
 init()
-if not take(KEYS[4], KEYS[6], ARGV[3]) then return false end
+if not take(KEYS[4], KEYS[6], ARGV[3], KEYS[8]) then return false end
 forget(KEYS[5], ARGV[4])
 local t = redis.call('TIME')
 local due = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[5])

@@ -426,9 +426,9 @@ class Worker:
                     self._critical = False  # every job fetched is dispatched (or put back)
                 if taken:
                     idle = 0.0
-                elif room and not self._stopping:
+                elif room and not self._stopping:  # up to when a queue's limit opens
                     idle = min(max(idle * 2, 0.005), _MAX_IDLE)
-                    await self._nap(idle)
+                    await self._nap(min(idle, self._inflight.opens_in()))
             except Exception as exc:
                 unless_cancelled(exc)
                 if isinstance(exc, OUTAGE_ERRORS):
@@ -482,13 +482,18 @@ class Worker:
 
     async def _allot(self, wanted: int) -> dict[str, int]:
         """How many jobs to take from each queue: all from the first when there is one; else
-        by the queues' lengths, highest priority first (one round trip: LLEN of each)."""
-        names = self._fetch_names
+        by the queues' lengths, highest priority first (one round trip: LLEN of each). A queue
+        its limit holds back is left out until the limit may admit more."""
+        names, keys = self._fetch_names, self._fetch_keys
+        if self._inflight.held and self._inflight.opens_in() < math.inf:
+            held = self._inflight.held
+            names = [name for name in names if name not in held]
+            keys = [self.keys.queue(name) for name in names]
         if len(names) < 2:
             return dict.fromkeys(names, wanted)
         assert self._redis is not None
         async with self._redis.pipeline(transaction=False) as pipe:
-            for key in self._fetch_keys:
+            for key in keys:
                 pipe.llen(key)
             lengths: list[int] = await pipe.execute()
         allotted = {}
@@ -539,6 +544,8 @@ class Worker:
                     await self._run(ref, me)
                 finally:
                     self._holding -= 1
+                    if self._inflight.held:  # a limit held its queue back: a slot frees
+                        self._inflight.freeing(ref[0].lane.name)
                     self.wake()
             else:
                 waiter: asyncio.Future[None] = loop.create_future()

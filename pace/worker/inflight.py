@@ -14,11 +14,18 @@ exactly one of the workers racing to recover them (:meth:`InFlight.release`).
 
 A batch job's settle records its outcome in its batch (and starts the next stage when it was
 the last of its stage), in the same script.
+
+A queue's fleet-wide limit (:mod:`pace.limits`) is enforced by the fetch script: it takes only
+the jobs the limit admits, and says when it held some back; :attr:`InFlight.held` then keeps
+the queue out of the fetches until the limit may admit more. Every settle gives the job's slot
+back.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,11 +53,18 @@ _REQUEUE = script("requeue")
 _RELEASE = script("release")
 _RUNNING = script("batch_running")
 
+LIMIT_POLL = 0.02
+"""Seconds a queue full at its concurrency limit is left out of the fetches (a slot frees when
+a job settles, in any worker: the fetch script cannot tell when)."""
+
 
 class Lane:
     """A worker's jobs of one queue: the keys, and the fetches waiting to go."""
 
-    __slots__ = ("deliveries", "done", "key", "name", "outbox", "queue", "settled")
+    __slots__ = (
+        "deliveries", "done", "key", "limit", "name", "outbox", "queue", "running", "settled",
+        "starts",
+    )  # fmt: skip
 
     def __init__(self, keys: Keys, name: str, worker_id: str) -> None:
         self.name = name
@@ -59,6 +73,9 @@ class Lane:
         self.settled = self.key + ":settled"
         self.outbox = self.key + ":outbox"
         self.deliveries = keys.deliveries(name)
+        self.limit = keys.limit(name)
+        self.starts = keys.limit(name, "starts")
+        self.running = keys.limit(name, "running")
         self.done: list[Take] = []
         """Fetches whose jobs were all settled one by one (failed, retried, requeued)."""
 
@@ -139,7 +156,9 @@ class InFlight:
         await inflight.exchange([(ref, None) for ref in taken], {})  # they succeeded
     """
 
-    __slots__ = ("_lanes", "_loaded", "_next", "keys", "redis", "worker_id")
+    __slots__ = (
+        "_full", "_lanes", "_loaded", "_next", "held", "keys", "redis", "waited", "worker_id",
+    )  # fmt: skip
 
     def __init__(self, redis: Redis, keys: Keys, worker_id: str) -> None:
         self.redis = redis
@@ -148,6 +167,11 @@ class InFlight:
         self._lanes: dict[str, Lane] = {}
         self._next = 0  # the last fetch's number (never reused: a lost reply took it)
         self._loaded = False
+        self.held: dict[str, float] = {}
+        """Queues whose limit held jobs back, to the ``time.monotonic()`` it may admit more."""
+        self.waited: dict[str, float] = {}
+        """Seconds each queue was held back by its limit, in total."""
+        self._full: set[str] = set()  # held by the concurrency: a slot may free any moment
 
     async def _lane(self, name: str) -> Lane:
         """The lane of queue ``name``, recorded in the worker's set before its first fetch
@@ -241,8 +265,10 @@ class InFlight:
         for ops in exchange.lanes.values():
             if ops.batched:
                 exchange.settled += next(replies)
-            _, recovered, settled = next(replies)
+            _, recovered, settled, wait = next(replies)
             exchange.settled += settled
+            if wait:
+                self._hold(ops.lane.name, wait)
             take = ops.take
             if take is not None:
                 take.raws = next(replies)
@@ -258,6 +284,29 @@ class InFlight:
         if suspect:
             await self._recoveries(suspect)
         return taken
+
+    def _hold(self, name: str, wait: int) -> None:
+        """Leave queue ``name`` out of the fetches for the fetch script's ``wait``."""
+        seconds = wait / 1e6 if wait > 0 else LIMIT_POLL
+        if wait < 0:
+            self._full.add(name)
+        self.held[name] = time.monotonic() + seconds
+        self.waited[name] = self.waited.get(name, 0.0) + seconds
+
+    def freeing(self, name: str) -> None:
+        """A job of queue ``name`` ended: its slot goes back with the next exchange, which may
+        take it again at once if only the queue's concurrency held the queue back."""
+        if name in self._full:
+            self._full.discard(name)
+            self.held.pop(name, None)
+
+    def opens_in(self) -> float:
+        """Seconds until the first queue held by its limit may be fetched again (``inf``: none
+        is held); queues no longer held leave :attr:`held`."""
+        now = time.monotonic()
+        for name in [name for name, until in self.held.items() if until <= now]:
+            del self.held[name]
+        return min(self.held.values(), default=now + math.inf) - now
 
     def _processed(self, pipe: Any, count: int) -> None:
         """Count jobs as processed, as Ruby does: globally and for the worker."""
@@ -276,8 +325,8 @@ class InFlight:
             args += [take.member(index), take.sha(index), *member]
         k = self.keys
         pipe.evalsha(
-            _ACK.sha, 5 + len(lists), k.queues, k.schedule, k.batches, ops.lane.settled,
-            ops.lane.deliveries, *lists, k.batch_prefix, k.queue(""), *args,
+            _ACK.sha, 6 + len(lists), k.queues, k.schedule, k.batches, ops.lane.settled,
+            ops.lane.deliveries, ops.lane.running, *lists, k.batch_prefix, k.queue(""), *args,
         )  # fmt: skip
 
     def _fetch(self, pipe: Any, ops: _LaneOps, now: dict[Take, int], fetch: bool) -> None:
@@ -286,8 +335,9 @@ class InFlight:
         lane, take, gone = ops.lane, ops.take, ops.gone
         unmarks = [member for t in gone for member in t.settled]
         pipe.evalsha(
-            _FETCH.sha, 5 + len(gone), lane.queue, lane.key, lane.settled, lane.deliveries,
-            lane.key if take is None else take.key, *(t.key for t in gone),
+            _FETCH.sha, 8 + len(gone), lane.queue, lane.key, lane.settled, lane.deliveries,
+            lane.key if take is None else take.key, lane.limit, lane.starts, lane.running,
+            *(t.key for t in gone),
             ops.want if fetch else 0, 0 if take is None else take.number, len(gone),
             len(ops.marks), len(unmarks), *(t.number for t in gone),
             *(now.get(t, 0) for t in gone), *ops.marks, *unmarks, *ops.shas,
@@ -312,7 +362,7 @@ class InFlight:
         lane, keys = take.lane, self.keys
         first = [keys.queues, keys.schedule, keys.batches] if member else [lane.key] * 3
         return (
-            [*first, lane.settled, lane.deliveries, take.key, lane.outbox],
+            [*first, lane.settled, lane.deliveries, take.key, lane.outbox, lane.running],
             [keys.batch_prefix, keys.queue(""), take.member(index), take.sha(index)],
         )
 
@@ -390,7 +440,7 @@ class InFlight:
         moved = 0
         for lane, mine in by_lane.items():
             args = [arg for take, index in mine for arg in (take.member(index), index)]
-            keys = [lane.queue, lane.settled, *(take.key for take, _ in mine)]
+            keys = [lane.queue, lane.settled, lane.running, *(take.key for take, _ in mine)]
             moved += await _REQUEUE(self.redis, keys=keys, args=args)
             for ref in mine:
                 self._settled(ref)
@@ -414,10 +464,9 @@ class InFlight:
         moved = 0
         for name in sorted(map(text, await self.redis.smembers(k.worker_lanes(worker_id)))):
             lane = Lane(k, name, worker_id)
+            keys = [lane.queue, lane.key, lane.settled, lane.deliveries, lane.outbox]
             reply = await _RELEASE(
-                self.redis,
-                keys=[lane.queue, lane.key, lane.settled, lane.deliveries, lane.outbox],
-                args=[lane.key + ":", "1" if dead else "0"],
+                self.redis, keys=[*keys, lane.running], args=[lane.key + ":", "1" if dead else "0"]
             )
             moved += reply[0]
             if reply[1:]:
