@@ -191,9 +191,10 @@ class Keys:
         return self.pace("limits")
 
     def limit(self, queue: str, *parts: str) -> str:
-        """hash of a queue's fleet-wide limit (``rate``, ``period``, ``concurrency``), or one
-        of its other keys (``starts``: the window of recent starts; ``running``: jobs in
-        flight by worker). In the cluster slot of the queue's own key."""
+        """hash of a queue's fleet-wide limit (``rate``, ``period``, ``concurrency``,
+        ``admitted``: jobs taken under it, and each fetch list's jobs in flight), or
+        ``limit(queue, "starts")``, the sorted set of its rate's window. In the slot of
+        ``queue`` (pace/lua/lib/limit.lua)."""
         return self.pace("limit", slot_tag(self.queue(queue)), *parts)
 
     @property

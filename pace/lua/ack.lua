@@ -1,8 +1,8 @@
 --! uses: inflight batch
 -- Settle batch jobs that succeeded, one by one: each is marked settled in its lane and its
 -- batch records it (and may start its next stage). Other jobs are acknowledged by fetch.lua.
--- KEYS: queues, schedule, batches, settled, deliveries, the queue's jobs in flight under its
--- limit (lib/limit.lua), then each job's fetch list.
+-- KEYS: queues, schedule, batches, settled, deliveries, the queue's limit (lib/limit.lua),
+-- then each job's fetch list.
 -- ARGV: batch prefix, queue prefix, then per job: member, sha1 ('' if never recovered), batch
 -- id, job id, stage. Returns how many were settled.
 init()

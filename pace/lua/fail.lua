@@ -4,7 +4,7 @@
 -- worker that dies meanwhile leaves it to whoever recovers the lane); a batch job's batch
 -- records it. KEYS: queues, schedule, batches (for a job of no batch, any three keys of its
 -- lane: a script's keys share one slot), settled, deliveries, the job's fetch list, outbox,
--- the queue's jobs in flight under its limit (lib/limit.lua).
+-- the queue's limit (lib/limit.lua).
 -- ARGV: batch prefix, queue prefix, member, sha1 ('' if never recovered), outbox item ('f'
 -- and the record), batch id ('' for none), job id, stage. Returns 1, or 0 if not in flight.
 init()

@@ -4,32 +4,33 @@
 -- new fetch list, copied by the server (SORT ... STORE): no payload passes through Lua; as
 -- many as the queue's fleet-wide limit admits (lib/limit.lua), counted under it.
 -- KEYS: queue, lane, settled, deliveries, the new fetch's list, the queue's limit, its starts,
--- its jobs in flight, then the lists of fetches whose jobs are all settled now (they go).
--- ARGV: n, the new fetch's number, how many fetches go, members to mark settled, members to
--- unmark (of the fetches that go); then the numbers of the fetches that go, how many of their
--- jobs settle now, the members to mark, the members to unmark, and last the sha1s of
--- recovered jobs among those settled (their recovery counts go). Returns {jobs taken, 1 if
--- the deliveries hash exists (some may have been recovered), jobs settled (not counting those
--- settled before: a call sent again after a lost reply), the limit's wait (lib/limit.lua's
--- gate.wait: 0 when it held back no job)}.
+-- then the lists of fetches whose jobs are all settled now (they go). ARGV: n, the new
+-- fetch's number, how many fetches go, members to mark settled, members to unmark (of the
+-- fetches that go); then the numbers of the fetches that go, how many of their jobs settle
+-- now, the members to mark, the members to unmark, and last the sha1s of recovered jobs among
+-- those settled (their recovery counts go). Returns {jobs taken, 1 if the deliveries hash
+-- exists (some may have been recovered), jobs settled (not counting those settled before: a
+-- call sent again after a lost reply), the limit's wait (gate.wait: 0 when it held no job
+-- back), the time its starts were logged at (gate.at: 0 for no rate)}.
 local gone, marked, unmarked = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local settled, at = 0, 6
-local counted = redis.call('EXISTS', KEYS[8]) == 1 -- some jobs hold slots of the limit
+local bounds = redis.call('HMGET', KEYS[6], 'rate', 'period', 'concurrency')
+local counted = bounds[3] -- the limit counts jobs in flight: their slots go back as they settle
 if gone > 0 then
   for i = 1, gone do
-    if redis.call('DEL', KEYS[8 + i]) == 1 then
+    if redis.call('DEL', KEYS[7 + i]) == 1 then
       settled = settled + ARGV[5 + gone + i]
-      if counted then redis.call('HDEL', KEYS[8], KEYS[8 + i]) end
+      if counted then redis.call('HDEL', KEYS[6], KEYS[7 + i]) end
     end
   end
   redis.call('SREM', KEYS[2], unpack(ARGV, at, at + gone - 1))
   at = at + 2 * gone
 end
 if marked > 0 then
-  if counted then -- each job's slot goes back with it
+  if counted then
     for i = at, at + marked - 1 do
       local list = KEYS[2] .. ':' .. string.format('%d', math.floor(ARGV[i] / 65536))
-      if take(KEYS[3], list, ARGV[i], KEYS[8]) then settled = settled + 1 end
+      if take(KEYS[3], list, ARGV[i], KEYS[6]) then settled = settled + 1 end
     end
   else
     settled = settled + redis.call('SADD', KEYS[3], unpack(ARGV, at, at + marked - 1))
@@ -42,14 +43,15 @@ if unmarked > 0 then
 end
 if at <= #ARGV then redis.call('HDEL', KEYS[4], unpack(ARGV, at)) end
 local want = tonumber(ARGV[1])
-if want == 0 then return {0, 0, settled, 0} end
+if want == 0 then return {0, 0, settled, 0, 0} end
 if redis.call('EXISTS', KEYS[5]) == 1 then return redis.error_reply('fetch list exists') end
 local gate
-want, gate = admit(KEYS[6], KEYS[7], KEYS[8], want)
-if want == 0 then return {0, 0, settled, gate.wait} end
+want, gate = admit(bounds, KEYS[6], KEYS[7], want)
+if want == 0 then return {0, 0, settled, gate.wait, 0} end
 local n = redis.call('SORT', KEYS[1], 'BY', 'nosort', 'LIMIT', 0, want, 'STORE', KEYS[5])
-if n == 0 then return {0, 0, settled, 0} end
+if n == 0 then return {0, 0, settled, 0, 0} end
 redis.call('LTRIM', KEYS[1], n, -1)
 redis.call('SADD', KEYS[2], ARGV[2])
-if gate then count(gate, KEYS[5], n) end
-return {n, redis.call('EXISTS', KEYS[4]), settled, gate and gate.wait or 0}
+if not gate then return {n, redis.call('EXISTS', KEYS[4]), settled, 0, 0} end
+count(gate, KEYS[5], n)
+return {n, redis.call('EXISTS', KEYS[4]), settled, gate.wait, gate.at}

@@ -1,8 +1,8 @@
 -- Give back a lane: its jobs not settled go back to the head of the queue in the order they
 -- were taken (counted as recovered when the worker died), and the lane goes. Racing callers
 -- are safe: the first takes everything, the others find nothing. Their slots under the
--- queue's limit go back. KEYS: queue, lane, settled, deliveries, outbox, the queue's jobs in
--- flight under its limit (lib/limit.lua). ARGV: the lane's fetch-list prefix (the lane key and
+-- queue's limit go back. KEYS: queue, lane, settled, deliveries, outbox, the queue's
+-- limit (lib/limit.lua). ARGV: the lane's fetch-list prefix (the lane key and
 -- ':'), '1' to count a recovery (the worker died) or '0' (it is shutting down).
 -- Returns {jobs moved, then the outbox items the caller must write}.
 local fetches = redis.call('SMEMBERS', KEYS[2])

@@ -1,8 +1,8 @@
 --! uses: inflight
 -- Put jobs of a lane back at the head of their queue, in the order they were taken; each is
 -- marked settled in the lane (it is no longer the worker's) and its slot under the queue's
--- limit goes back. KEYS: queue, settled, the queue's jobs in flight under its limit
--- (lib/limit.lua), then each job's fetch list. ARGV: per job, in the order taken: member, index
+-- limit goes back. KEYS: queue, settled, the queue's limit (lib/limit.lua),
+-- then each job's fetch list. ARGV: per job, in the order taken: member, index
 -- in its list. Returns how many moved.
 local n = 0
 for i = #ARGV - 1, 1, -2 do

@@ -411,7 +411,8 @@ class Worker:
                 if self._ready and self.paused:  # fetched just before a pause
                     await self._put_back()
                 room = self._room()
-                if not room and not self._settler.pending:  # a job that finishes wakes it
+                if not room and not self._settler.pending and not self._inflight.restamps:
+                    # a job that finishes (or a fetch whose jobs all started) wakes it
                     await self._nap(self._pause_left() if self.paused else _MAX_IDLE)
                     continue
                 if room and self.queues.dynamic and (
@@ -540,6 +541,8 @@ class Worker:
                 ref = self._ready.popleft()
                 if self._ready:
                     self._call_consumer()
+                if ref[0].logged and self._inflight.started(ref):  # a rate's window logs
+                    self.wake()  # when its jobs start: the fetcher sends it
                 try:
                     await self._run(ref, me)
                 finally:

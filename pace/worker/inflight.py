@@ -18,7 +18,9 @@ the last of its stage), in the same script.
 A queue's fleet-wide limit (:mod:`pace.limits`) is enforced by the fetch script: it takes only
 the jobs the limit admits, and says when it held some back; :attr:`InFlight.held` then keeps
 the queue out of the fetches until the limit may admit more. Every settle gives the job's slot
-back.
+back. A rate's window logs each job when it is taken, by Redis' clock; once the jobs of a fetch
+have started, the next round trip moves each job's entry to when it started, by the worker's
+clock (never earlier): the rate bounds starts, however long a busy machine took to start them.
 """
 
 from __future__ import annotations
@@ -62,8 +64,7 @@ class Lane:
     """A worker's jobs of one queue: the keys, and the fetches waiting to go."""
 
     __slots__ = (
-        "deliveries", "done", "key", "limit", "name", "outbox", "queue", "running", "settled",
-        "starts",
+        "deliveries", "done", "key", "limit", "name", "outbox", "queue", "settled", "starts",
     )  # fmt: skip
 
     def __init__(self, keys: Keys, name: str, worker_id: str) -> None:
@@ -75,7 +76,6 @@ class Lane:
         self.deliveries = keys.deliveries(name)
         self.limit = keys.limit(name)
         self.starts = keys.limit(name, "starts")
-        self.running = keys.limit(name, "running")
         self.done: list[Take] = []
         """Fetches whose jobs were all settled one by one (failed, retried, requeued)."""
 
@@ -83,7 +83,9 @@ class Lane:
 class Take:
     """The jobs one fetch took from one queue: a list in Redis while any is unsettled."""
 
-    __slots__ = ("key", "lane", "number", "open", "raws", "recovered", "settled")
+    __slots__ = (
+        "begun", "key", "lane", "logged", "number", "open", "raws", "recovered", "settled",
+    )  # fmt: skip
 
     def __init__(self, lane: Lane, number: int) -> None:
         self.lane = lane
@@ -93,6 +95,8 @@ class Take:
         self.open = 0  # jobs not settled yet
         self.settled: list[int] = []  # members of jobs settled while others ran
         self.recovered: dict[int, tuple[int, str]] = {}  # index -> (recoveries, sha1)
+        self.logged = 0  # the microsecond its rate's window logged its jobs at (0: none)
+        self.begun: list[tuple[int, int]] = []  # (index, microsecond) of its jobs started
 
     def member(self, index: int) -> int:
         return (self.number << _INDEX_BITS) | index
@@ -157,7 +161,8 @@ class InFlight:
     """
 
     __slots__ = (
-        "_full", "_lanes", "_loaded", "_next", "held", "keys", "redis", "waited", "worker_id",
+        "_full", "_lanes", "_loaded", "_next", "held", "keys", "redis", "restamps", "waited",
+        "worker_id",
     )  # fmt: skip
 
     def __init__(self, redis: Redis, keys: Keys, worker_id: str) -> None:
@@ -172,6 +177,9 @@ class InFlight:
         self.waited: dict[str, float] = {}
         """Seconds each queue was held back by its limit, in total."""
         self._full: set[str] = set()  # held by the concurrency: a slot may free any moment
+        self.restamps: list[Take] = []
+        """Fetches whose jobs have all started: the next round trip moves their entries in
+        their rate's window to when each started."""
 
     async def _lane(self, name: str) -> Lane:
         """The lane of queue ``name``, recorded in the worker's set before its first fetch
@@ -242,6 +250,10 @@ class InFlight:
         what it settled itself, so none is counted twice either."""
         again = exchange.sent
         async with self.redis.pipeline(transaction=False) as pipe:
+            restamps, self.restamps = self.restamps, []
+            for started in restamps:  # never earlier (GT), never back once trimmed (XX)
+                entries = {f"{started.logged}.{i + 1}": at for i, at in started.begun}
+                pipe.zadd(started.lane.starts, entries, xx=True, gt=True)
             for ops in exchange.lanes.values():
                 if ops.batched:
                     self._ack_batched(pipe, ops)
@@ -262,15 +274,18 @@ class InFlight:
         taken: list[Ref] = []
         suspect: list[Take] = []
         exchange.settled = 0
+        for _ in restamps:
+            next(replies)
         for ops in exchange.lanes.values():
             if ops.batched:
                 exchange.settled += next(replies)
-            _, recovered, settled, wait = next(replies)
+            _, recovered, settled, wait, logged = next(replies)
             exchange.settled += settled
             if wait:
                 self._hold(ops.lane.name, wait)
             take = ops.take
             if take is not None:
+                take.logged = logged
                 take.raws = next(replies)
                 recovered = next(replies) if again else recovered
                 take.open = len(take.raws)
@@ -292,6 +307,16 @@ class InFlight:
             self._full.add(name)
         self.held[name] = time.monotonic() + seconds
         self.waited[name] = self.waited.get(name, 0.0) + seconds
+
+    def started(self, ref: Ref) -> bool:
+        """A job whose fetch was logged in a rate's window starts now; True once every job
+        of its fetch has (the next round trip moves their entries)."""
+        take, index = ref
+        take.begun.append((index, int(time.time() * 1e6)))
+        if len(take.begun) < len(take.raws):
+            return False
+        self.restamps.append(take)
+        return True
 
     def freeing(self, name: str) -> None:
         """A job of queue ``name`` ended: its slot goes back with the next exchange, which may
@@ -326,7 +351,7 @@ class InFlight:
         k = self.keys
         pipe.evalsha(
             _ACK.sha, 6 + len(lists), k.queues, k.schedule, k.batches, ops.lane.settled,
-            ops.lane.deliveries, ops.lane.running, *lists, k.batch_prefix, k.queue(""), *args,
+            ops.lane.deliveries, ops.lane.limit, *lists, k.batch_prefix, k.queue(""), *args,
         )  # fmt: skip
 
     def _fetch(self, pipe: Any, ops: _LaneOps, now: dict[Take, int], fetch: bool) -> None:
@@ -335,8 +360,8 @@ class InFlight:
         lane, take, gone = ops.lane, ops.take, ops.gone
         unmarks = [member for t in gone for member in t.settled]
         pipe.evalsha(
-            _FETCH.sha, 8 + len(gone), lane.queue, lane.key, lane.settled, lane.deliveries,
-            lane.key if take is None else take.key, lane.limit, lane.starts, lane.running,
+            _FETCH.sha, 7 + len(gone), lane.queue, lane.key, lane.settled, lane.deliveries,
+            lane.key if take is None else take.key, lane.limit, lane.starts,
             *(t.key for t in gone),
             ops.want if fetch else 0, 0 if take is None else take.number, len(gone),
             len(ops.marks), len(unmarks), *(t.number for t in gone),
@@ -362,7 +387,7 @@ class InFlight:
         lane, keys = take.lane, self.keys
         first = [keys.queues, keys.schedule, keys.batches] if member else [lane.key] * 3
         return (
-            [*first, lane.settled, lane.deliveries, take.key, lane.outbox, lane.running],
+            [*first, lane.settled, lane.deliveries, take.key, lane.outbox, lane.limit],
             [keys.batch_prefix, keys.queue(""), take.member(index), take.sha(index)],
         )
 
@@ -440,7 +465,7 @@ class InFlight:
         moved = 0
         for lane, mine in by_lane.items():
             args = [arg for take, index in mine for arg in (take.member(index), index)]
-            keys = [lane.queue, lane.settled, lane.running, *(take.key for take, _ in mine)]
+            keys = [lane.queue, lane.settled, lane.limit, *(take.key for take, _ in mine)]
             moved += await _REQUEUE(self.redis, keys=keys, args=args)
             for ref in mine:
                 self._settled(ref)
@@ -466,7 +491,7 @@ class InFlight:
             lane = Lane(k, name, worker_id)
             keys = [lane.queue, lane.key, lane.settled, lane.deliveries, lane.outbox]
             reply = await _RELEASE(
-                self.redis, keys=[*keys, lane.running], args=[lane.key + ":", "1" if dead else "0"]
+                self.redis, keys=[*keys, lane.limit], args=[lane.key + ":", "1" if dead else "0"]
             )
             moved += reply[0]
             if reply[1:]:

@@ -4,23 +4,22 @@
 -- jobs are settled; a job settled while others of its fetch still run is marked in the lane's
 -- settled set (its fetch's number * 65536 + its index in the list).
 
--- `n` jobs of the fetch list `list` settled: their slots under their queue's concurrency limit
--- (the hash `running` of lib/limit.lua) go back, if they were counted.
-local function free(running, list, n)
-  if redis.call('HEXISTS', running, list) == 1 and redis.call('HINCRBY', running, list, -n) <= 0
-  then
-    redis.call('HDEL', running, list)
+-- A job of the fetch list `list` settled: its slot under its queue's concurrency goes back,
+-- if it was counted (in the limit's hash, lib/limit.lua).
+local function free(limit, list)
+  if redis.call('HEXISTS', limit, list) == 1 and redis.call('HINCRBY', limit, list, -1) <= 0 then
+    redis.call('HDEL', limit, list)
   end
 end
 
 -- Mark one job of the fetch list `list` settled (its slot goes back): true the first time;
 -- false if it was settled before (a call retried after a lost reply) or its list is gone
 -- (another worker recovered it): then nothing else may change.
-local function take(settled, list, member, running)
+local function take(settled, list, member, limit)
   if redis.call('EXISTS', list) == 0 or redis.call('SADD', settled, member) == 0 then
     return false
   end
-  free(running, list, 1)
+  free(limit, list)
   return true
 end
 
