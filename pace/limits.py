@@ -64,15 +64,22 @@ class Limit:
     rate: int | None = None
     period: float | None = None
     concurrency: int | None = None
+    admitted: int = 0
+    """Jobs taken under the limit since it was set."""
 
-    def __str__(self) -> str:
+    @property
+    def bounds(self) -> str:
+        """``100/s, 5 at once``."""
         parts = []
         if self.rate is not None and self.period is not None:
             unit = {v: k for k, v in _PERIODS.items()}.get(self.period, f"{self.period:g}s")
             parts.append(f"{self.rate}/{unit}")
         if self.concurrency is not None:
             parts.append(f"{self.concurrency} at once")
-        return f"{self.queue}: {', '.join(parts) or 'no limit'}"
+        return ", ".join(parts) or "no limit"
+
+    def __str__(self) -> str:
+        return f"{self.queue}: {self.bounds}"
 
 
 class Limits:
@@ -136,6 +143,7 @@ class Limits:
             rate=int(rate) if rate else None,
             period=float(period) if period else None,
             concurrency=int(concurrency) if concurrency else None,
+            admitted=int(fields.get("admitted") or 0),
         )
 
     async def list(self) -> list[Limit]:

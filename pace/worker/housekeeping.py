@@ -203,4 +203,5 @@ class Housekeeping:
         if running != self._shown:
             await self.registration.publish(running)
             self._shown = running
-        await self.registration.publish_metrics(self._crew.metrics.to_json(len(running)))
+        metrics = self._crew.metrics.to_json(len(running), self.inflight.waited)
+        await self.registration.publish_metrics(metrics)
