@@ -132,7 +132,7 @@ class WorkerMetrics:
 
     def to_json(self, in_flight: int, limit_wait: dict[str, float] | None = None) -> bytes:
         """The published JSON (see the module docstring); ``limit_wait``: seconds each queue
-        was held back by its fleet-wide limit (:attr:`pace.worker.inflight.InFlight.waited`)."""
+        was held back by its fleet-wide limit (:attr:`pace.worker.holds.Holds.waited`)."""
         buckets = self._all.buckets()
         data: dict[str, Any] = {
             "in_flight": in_flight,

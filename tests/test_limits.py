@@ -225,3 +225,26 @@ async def test_a_worker_serves_its_other_queues_while_a_limit_holds_one(
     assert ran["limited"] == 2
     assert await redis.llen("resque:queue:limited") == 8
     assert await redis.hget(KEYS.limit("limited"), "admitted") == b"2"
+
+
+async def test_a_fleet_pause_holds_a_limited_queue_and_its_limit_applies_after(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    """Pauses come first: a paused queue is not fetched, so nothing is taken under its limit;
+    once resumed, the limit applies (and the worker's own jobs_per_second with it)."""
+    await pace.Limits(redis).set("api", rate="2/m")
+    await pace.Pauses(redis).pause_queue("api")
+    await client.enqueue_many("api", "Call", [[i] for i in range(5)])
+    await client.enqueue_many("other", "Job", [[i] for i in range(50)])
+    ran = {"api": 0, "other": 0}
+
+    async def handler(job: pace.Job) -> None:
+        ran[job.queue] += 1
+
+    await start(["api", "other"], handler, jobs_per_second=1000)
+    await wait_for(lambda: ran["other"] == 50)
+    assert ran["api"] == 0
+    assert await redis.hget(KEYS.limit("api"), "admitted") is None  # nothing taken under it
+    await pace.Pauses(redis).resume_queue("api")
+    await wait_for(lambda: ran["api"] == 2)
+    assert await redis.llen("resque:queue:api") == 3

@@ -429,7 +429,7 @@ class Worker:
                     idle = 0.0
                 elif room and not self._stopping:  # up to when a queue's limit opens
                     idle = min(max(idle * 2, 0.005), _MAX_IDLE)
-                    await self._nap(min(idle, self._inflight.opens_in()))
+                    await self._nap(min(idle, self._inflight.holds.opens_in()))
             except Exception as exc:
                 unless_cancelled(exc)
                 if isinstance(exc, OUTAGE_ERRORS):
@@ -486,9 +486,9 @@ class Worker:
         by the queues' lengths, highest priority first (one round trip: LLEN of each). A queue
         its limit holds back is left out until the limit may admit more."""
         names, keys = self._fetch_names, self._fetch_keys
-        if self._inflight.held and self._inflight.opens_in() < math.inf:
-            held = self._inflight.held
-            names = [name for name in names if name not in held]
+        held = self._inflight.holds
+        if held.until and held.opens_in() < math.inf:
+            names = [name for name in names if name not in held.until]
             keys = [self.keys.queue(name) for name in names]
         if len(names) < 2:
             return dict.fromkeys(names, wanted)
@@ -547,8 +547,8 @@ class Worker:
                     await self._run(ref, me)
                 finally:
                     self._holding -= 1
-                    if self._inflight.held:  # a limit held its queue back: a slot frees
-                        self._inflight.freeing(ref[0].lane.name)
+                    if self._inflight.holds.until:  # a limit held a queue back: a slot frees
+                        self._inflight.holds.freeing(ref[0].lane.name)
                     self.wake()
             else:
                 waiter: asyncio.Future[None] = loop.create_future()

@@ -203,5 +203,5 @@ class Housekeeping:
         if running != self._shown:
             await self.registration.publish(running)
             self._shown = running
-        metrics = self._crew.metrics.to_json(len(running), self.inflight.waited)
+        metrics = self._crew.metrics.to_json(len(running), self.inflight.holds.waited)
         await self.registration.publish_metrics(metrics)

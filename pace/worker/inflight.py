@@ -16,17 +16,17 @@ A batch job's settle records its outcome in its batch (and starts the next stage
 the last of its stage), in the same script.
 
 A queue's fleet-wide limit (:mod:`pace.limits`) is enforced by the fetch script: it takes only
-the jobs the limit admits, and says when it held some back; :attr:`InFlight.held` then keeps
-the queue out of the fetches until the limit may admit more. Every settle gives the job's slot
-back. A rate's window logs each job when it is taken, by Redis' clock; once the jobs of a fetch
-have started, the next round trip moves each job's entry to when it started, by the worker's
-clock (never earlier): the rate bounds starts, however long a busy machine took to start them.
+the jobs the limit admits, and says when it held some back (:class:`pace.worker.holds.Holds`
+then keeps the queue out of the fetches until the limit may admit more). Every settle gives
+the job's slot back. A rate's window logs each job when it is taken, by Redis' clock; once the
+jobs of a fetch have started, the next round trip moves each job's entry to when it started,
+by the worker's clock (never earlier): the rate bounds starts, however long a busy machine
+took to start them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +37,7 @@ from redis.exceptions import NoScriptError
 from pace.connection import text
 from pace.keys import Keys
 from pace.lua import script
+from pace.worker.holds import Holds
 
 __all__ = ["MAX_FETCH", "Exchange", "InFlight", "Member", "Ref", "Take"]
 
@@ -55,9 +56,6 @@ _REQUEUE = script("requeue")
 _RELEASE = script("release")
 _RUNNING = script("batch_running")
 
-LIMIT_POLL = 0.02
-"""Seconds a queue full at its concurrency limit is left out of the fetches (a slot frees when
-a job settles, in any worker: the fetch script cannot tell when)."""
 
 
 class Lane:
@@ -161,8 +159,7 @@ class InFlight:
     """
 
     __slots__ = (
-        "_full", "_lanes", "_loaded", "_next", "held", "keys", "redis", "restamps", "waited",
-        "worker_id",
+        "_lanes", "_loaded", "_next", "holds", "keys", "redis", "restamps", "worker_id",
     )  # fmt: skip
 
     def __init__(self, redis: Redis, keys: Keys, worker_id: str) -> None:
@@ -172,11 +169,8 @@ class InFlight:
         self._lanes: dict[str, Lane] = {}
         self._next = 0  # the last fetch's number (never reused: a lost reply took it)
         self._loaded = False
-        self.held: dict[str, float] = {}
-        """Queues whose limit held jobs back, to the ``time.monotonic()`` it may admit more."""
-        self.waited: dict[str, float] = {}
-        """Seconds each queue was held back by its limit, in total."""
-        self._full: set[str] = set()  # held by the concurrency: a slot may free any moment
+        self.holds = Holds()
+        """The queues their limits hold back, as the fetches found them."""
         self.restamps: list[Take] = []
         """Fetches whose jobs have all started: the next round trip moves their entries in
         their rate's window to when each started."""
@@ -282,7 +276,7 @@ class InFlight:
             _, recovered, settled, wait, logged = next(replies)
             exchange.settled += settled
             if wait:
-                self._hold(ops.lane.name, wait)
+                self.holds.hold(ops.lane.name, wait)
             take = ops.take
             if take is not None:
                 take.logged = logged
@@ -300,14 +294,6 @@ class InFlight:
             await self._recoveries(suspect)
         return taken
 
-    def _hold(self, name: str, wait: int) -> None:
-        """Leave queue ``name`` out of the fetches for the fetch script's ``wait``."""
-        seconds = wait / 1e6 if wait > 0 else LIMIT_POLL
-        if wait < 0:
-            self._full.add(name)
-        self.held[name] = time.monotonic() + seconds
-        self.waited[name] = self.waited.get(name, 0.0) + seconds
-
     def started(self, ref: Ref) -> bool:
         """A job whose fetch was logged in a rate's window starts now; True once every job
         of its fetch has (the next round trip moves their entries)."""
@@ -317,21 +303,6 @@ class InFlight:
             return False
         self.restamps.append(take)
         return True
-
-    def freeing(self, name: str) -> None:
-        """A job of queue ``name`` ended: its slot goes back with the next exchange, which may
-        take it again at once if only the queue's concurrency held the queue back."""
-        if name in self._full:
-            self._full.discard(name)
-            self.held.pop(name, None)
-
-    def opens_in(self) -> float:
-        """Seconds until the first queue held by its limit may be fetched again (``inf``: none
-        is held); queues no longer held leave :attr:`held`."""
-        now = time.monotonic()
-        for name in [name for name, until in self.held.items() if until <= now]:
-            del self.held[name]
-        return min(self.held.values(), default=now + math.inf) - now
 
     def _processed(self, pipe: Any, count: int) -> None:
         """Count jobs as processed, as Ruby does: globally and for the worker."""
