@@ -2,9 +2,11 @@
 (most jobs of the queue in flight across every worker).
 
 A limit lives in Redis, in a hash beside its queue (``Keys.limit``, in the queue's cluster
-slot), and is listed in ``<ns>:pace:limits``. Every worker's fetch script reads it when it takes
-jobs, so a change holds for the whole fleet at the next fetch: a limited job never leaves its
-queue early, never occupies a worker slot while it waits, and is never pushed back. The rate
+slot), and is listed in ``<ns>:pace:limits``, which every worker reads twice a second (with the
+fleet's pauses); the fetch script reads the limit of a listed queue when it takes its jobs, so
+a new limit holds for the whole fleet within a second, and a changed one at the next fetch: a
+limited job never leaves its queue early, never occupies a worker slot while it waits, and is
+never pushed back. A queue without a limit costs nothing. The rate
 holds in every sliding window of its period (not a fixed window: no double burst at a window's
 edge), whatever the number of workers.
 
@@ -88,7 +90,7 @@ class Limits:
     Example::
 
         limits = pace.Limits(redis)                      # an open redis.asyncio client
-        await limits.set("api", rate="10/s")             # every worker, at its next fetch
+        await limits.set("api", rate="10/s")             # every worker, within a second
         await limits.set("api", concurrency=3)           # both bounds now
         await limits.clear("api")
     """

@@ -182,6 +182,8 @@ async def _concurrency_program(url: str, most: int, moves: list[tuple[str, int, 
         await pace.Limits(redis).set("q", concurrency=most)
         ids = [0, 1, 2]
         workers = [InFlight(redis, KEYS, f"host:{i}:q") for i in ids]
+        for inflight in workers:
+            inflight.limited = frozenset({"q"})  # as the remote-control loop reads it
         held: list[list[Ref]] = [[], [], []]
         for move, w, n in moves:
             inflight, mine = workers[w], held[w]
@@ -195,6 +197,7 @@ async def _concurrency_program(url: str, most: int, moves: list[tuple[str, int, 
                 await workers[(w + 1) % 3].release(inflight.worker_id)
                 ids[w] += 3
                 workers[w], held[w] = InFlight(redis, KEYS, f"host:{ids[w]}:q"), []
+                workers[w].limited = frozenset({"q"})
             elif move == "requeue":
                 await inflight.requeue(mine[:2])
                 del mine[:2]
@@ -248,3 +251,26 @@ async def test_a_fleet_pause_holds_a_limited_queue_and_its_limit_applies_after(
     await pace.Pauses(redis).resume_queue("api")
     await wait_for(lambda: ran["api"] == 2)
     assert await redis.llen("resque:queue:api") == 3
+
+
+async def test_a_running_worker_follows_a_new_limit_within_a_second(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    """Workers read which queues have a limit with the fleet's pauses (twice a second): a
+    queue without one costs its fetches nothing, and a new limit holds once they know it."""
+    release = asyncio.Event()
+    running = 0
+
+    async def handler(job: pace.Job) -> None:
+        nonlocal running
+        running += 1
+        await release.wait()
+
+    worker = await start(["q"], handler)
+    await pace.Limits(redis).set("q", concurrency=1)
+    await wait_for(lambda: "q" in worker._inflight.limited)
+    await client.enqueue_many("q", "Job", [[i] for i in range(3)])
+    await wait_for(lambda: running == 1)
+    assert await redis.llen("resque:queue:q") == 2
+    release.set()
+    await wait_for(lambda: running == 3)

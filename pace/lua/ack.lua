@@ -1,4 +1,4 @@
---! uses: inflight batch
+--! uses: slots inflight batch
 -- Settle batch jobs that succeeded, one by one: each is marked settled in its lane and its
 -- batch records it (and may start its next stage). Other jobs are acknowledged by fetch.lua.
 -- KEYS: queues, schedule, batches, settled, deliveries, the queue's limit (lib/limit.lua),

@@ -1,4 +1,4 @@
---! uses: inflight batch
+--! uses: slots inflight batch
 -- Settle a job that failed: it is marked settled in its lane and its failure record waits in
 -- the lane's outbox until the worker has appended it to resque:failed and counted it (a
 -- worker that dies meanwhile leaves it to whoever recovers the lane); a batch job's batch

@@ -1,4 +1,4 @@
---! uses: inflight limit
+--! uses: slots limit
 -- The worker's hot path, one call per lane and round trip: acknowledge jobs that succeeded
 -- (none of a batch: see ack.lua), then move up to n jobs from the head of the queue into a
 -- new fetch list, copied by the server (SORT ... STORE): no payload passes through Lua; as
@@ -6,20 +6,21 @@
 -- KEYS: queue, lane, settled, deliveries, the new fetch's list, the queue's limit, its starts,
 -- then the lists of fetches whose jobs are all settled now (they go). ARGV: n, the new
 -- fetch's number, how many fetches go, members to mark settled, members to unmark (of the
--- fetches that go); then the numbers of the fetches that go, how many of their jobs settle
+-- fetches that go), '1' if the queue is in the index of limits (else its limit is not even
+-- read: a queue without one costs nothing); then the numbers of the fetches that go, how many of their jobs settle
 -- now, the members to mark, the members to unmark, and last the sha1s of recovered jobs among
 -- those settled (their recovery counts go). Returns {jobs taken, 1 if the deliveries hash
 -- exists (some may have been recovered), jobs settled (not counting those settled before: a
 -- call sent again after a lost reply), the limit's wait (gate.wait: 0 when it held no job
 -- back), the time its starts were logged at (gate.at: 0 for no rate)}.
 local gone, marked, unmarked = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local settled, at = 0, 6
-local bounds = redis.call('HMGET', KEYS[6], 'rate', 'period', 'concurrency')
-local counted = bounds[3] -- the limit counts jobs in flight: their slots go back as they settle
+local settled, at = 0, 7
+local bounds = ARGV[6] == '1' and redis.call('HMGET', KEYS[6], 'rate', 'period', 'concurrency')
+local counted = bounds and bounds[3] -- the limit counts jobs in flight: slots go back as they settle
 if gone > 0 then
   for i = 1, gone do
     if redis.call('DEL', KEYS[7 + i]) == 1 then
-      settled = settled + ARGV[5 + gone + i]
+      settled = settled + ARGV[6 + gone + i]
       if counted then redis.call('HDEL', KEYS[6], KEYS[7 + i]) end
     end
   end
@@ -30,7 +31,10 @@ if marked > 0 then
   if counted then
     for i = at, at + marked - 1 do
       local list = KEYS[2] .. ':' .. string.format('%d', math.floor(ARGV[i] / 65536))
-      if take(KEYS[3], list, ARGV[i], KEYS[6]) then settled = settled + 1 end
+      if redis.call('SADD', KEYS[3], ARGV[i]) == 1 then
+        settled = settled + 1
+        free(KEYS[6], list)
+      end
     end
   else
     settled = settled + redis.call('SADD', KEYS[3], unpack(ARGV, at, at + marked - 1))
@@ -53,5 +57,5 @@ if n == 0 then return {0, 0, settled, 0, 0} end
 redis.call('LTRIM', KEYS[1], n, -1)
 redis.call('SADD', KEYS[2], ARGV[2])
 if not gate then return {n, redis.call('EXISTS', KEYS[4]), settled, 0, 0} end
-count(gate, KEYS[5], n)
+gate.count(KEYS[5], n)
 return {n, redis.call('EXISTS', KEYS[4]), settled, gate.wait, gate.at}

@@ -1,4 +1,4 @@
---! uses: inflight
+--! uses: slots inflight
 -- Put jobs of a lane back at the head of their queue, in the order they were taken; each is
 -- marked settled in the lane (it is no longer the worker's) and its slot under the queue's
 -- limit goes back. KEYS: queue, settled, the queue's limit (lib/limit.lua),

@@ -1,4 +1,4 @@
---! uses: inflight batch
+--! uses: slots inflight batch
 -- Settle a job that runs again later: it is marked settled in its lane and its new entry waits
 -- in the lane's outbox, with its due time by Redis' clock (every worker's "due" is the same
 -- clock), until the worker has put it on the schedule; a batch job is pending_re_run and holds

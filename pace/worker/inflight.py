@@ -159,7 +159,8 @@ class InFlight:
     """
 
     __slots__ = (
-        "_lanes", "_loaded", "_next", "holds", "keys", "redis", "restamps", "worker_id",
+        "_lanes", "_loaded", "_next", "holds", "keys", "limited", "redis", "restamps",
+        "worker_id",
     )  # fmt: skip
 
     def __init__(self, redis: Redis, keys: Keys, worker_id: str) -> None:
@@ -171,6 +172,9 @@ class InFlight:
         self._loaded = False
         self.holds = Holds()
         """The queues their limits hold back, as the fetches found them."""
+        self.limited: frozenset[str] = frozenset()
+        """The queues that have a limit (``<ns>:pace:limits``, read by the remote-control
+        loop): the fetch script reads the limit of these only."""
         self.restamps: list[Take] = []
         """Fetches whose jobs have all started: the next round trip moves their entries in
         their rate's window to when each started."""
@@ -335,7 +339,8 @@ class InFlight:
             lane.key if take is None else take.key, lane.limit, lane.starts,
             *(t.key for t in gone),
             ops.want if fetch else 0, 0 if take is None else take.number, len(gone),
-            len(ops.marks), len(unmarks), *(t.number for t in gone),
+            len(ops.marks), len(unmarks), 1 if lane.name in self.limited else 0,
+            *(t.number for t in gone),
             *(now.get(t, 0) for t in gone), *ops.marks, *unmarks, *ops.shas,
         )  # fmt: skip
 

@@ -4,14 +4,6 @@
 -- jobs are settled; a job settled while others of its fetch still run is marked in the lane's
 -- settled set (its fetch's number * 65536 + its index in the list).
 
--- A job of the fetch list `list` settled: its slot under its queue's concurrency goes back,
--- if it was counted (in the limit's hash, lib/limit.lua).
-local function free(limit, list)
-  if redis.call('HEXISTS', limit, list) == 1 and redis.call('HINCRBY', limit, list, -1) <= 0 then
-    redis.call('HDEL', limit, list)
-  end
-end
-
 -- Mark one job of the fetch list `list` settled (its slot goes back): true the first time;
 -- false if it was settled before (a call retried after a lost reply) or its list is gone
 -- (another worker recovered it): then nothing else may change.
