@@ -77,7 +77,7 @@ async def test_four_workers_share_a_concurrency_and_a_killed_one_gives_its_slots
     once, and five do (a slot that frees is taken again at once); a worker SIGKILLed while it
     holds slots gives them back when the others find it dead, and every job runs to the end."""
     await pace.Limits(redis).set("capped", concurrency=5)
-    ids = await client.enqueue_many("capped", "Span", [[0.2] for _ in range(30)])
+    ids = await client.enqueue_many("capped", "Span", [[0.4] for _ in range(25)])
     workers = await fleet("capped", "span", "--dead-after", "1", **cli_env)
     by_pid = {worker.pid: worker for worker in workers}
     limit = KEYS.limit("capped")
@@ -92,7 +92,7 @@ async def test_four_workers_share_a_concurrency_and_a_killed_one_gives_its_slots
         victim = by_pid[holders.pop()]
         victim.send_signal(signal.SIGKILL)
         await victim.wait()
-        await wait_for(lambda: _length(redis, SPANS, 30), timeout=30)
+        await wait_for(lambda: _length(redis, SPANS, 25), timeout=30)
         await wait_for(lambda: _no_slots(redis), timeout=5)
     finally:
         await stop(workers)

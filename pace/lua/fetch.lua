@@ -7,16 +7,16 @@
 -- then the lists of fetches whose jobs are all settled now (they go). ARGV: n, the new
 -- fetch's number, how many fetches go, members to mark settled, members to unmark (of the
 -- fetches that go), '1' if the queue is in the index of limits (else its limit is not even
--- read: a queue without one costs nothing); then the numbers of the fetches that go, how many of their jobs settle
--- now, the members to mark, the members to unmark, and last the sha1s of recovered jobs among
--- those settled (their recovery counts go). Returns {jobs taken, 1 if the deliveries hash
--- exists (some may have been recovered), jobs settled (not counting those settled before: a
--- call sent again after a lost reply), the limit's wait (gate.wait: 0 when it held no job
--- back), the time its starts were logged at (gate.at: 0 for no rate)}.
+-- read: a queue without one costs nothing); then the numbers of the fetches that go, how many
+-- of their jobs settle now, the members to mark, the members to unmark, and last the sha1s of
+-- recovered jobs among those settled (their recovery counts go). Returns {jobs taken, 1 if
+-- the deliveries hash exists (some may have been recovered), jobs settled (not counting those
+-- settled before: a call sent again after a lost reply), the limit's wait (gate.wait: 0 when
+-- it held no job back), the time its starts were logged at (gate.at: 0 for no rate)}.
 local gone, marked, unmarked = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local settled, at = 0, 7
 local bounds = ARGV[6] == '1' and redis.call('HMGET', KEYS[6], 'rate', 'period', 'concurrency')
-local counted = bounds and bounds[3] -- the limit counts jobs in flight: slots go back as they settle
+local counted = bounds and bounds[3] -- jobs in flight are counted: slots go back as they settle
 if gone > 0 then
   for i = 1, gone do
     if redis.call('DEL', KEYS[7 + i]) == 1 then

@@ -57,7 +57,6 @@ _RELEASE = script("release")
 _RUNNING = script("batch_running")
 
 
-
 class Lane:
     """A worker's jobs of one queue: the keys, and the fetches waiting to go."""
 
@@ -249,9 +248,10 @@ class InFlight:
         again = exchange.sent
         async with self.redis.pipeline(transaction=False) as pipe:
             restamps, self.restamps = self.restamps, []
-            for started in restamps:  # never earlier (GT), never back once trimmed (XX)
-                entries = {f"{started.logged}.{i + 1}": at for i, at in started.begun}
-                pipe.zadd(started.lane.starts, entries, xx=True, gt=True)
+            for started in restamps:  # never before it was logged, never back once trimmed
+                logged = started.logged
+                entries = {f"{logged}.{i + 1}": max(at, logged) for i, at in started.begun}
+                pipe.zadd(started.lane.starts, entries, xx=True)
             for ops in exchange.lanes.values():
                 if ops.batched:
                     self._ack_batched(pipe, ops)
