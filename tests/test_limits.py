@@ -16,6 +16,7 @@ from pace.embedded import EmbeddedRedis
 from pace.errors import ConfigError
 from pace.keys import Keys
 from pace.limits import parse_rate
+from pace.worker.holds import LIMIT_POLL, Holds
 from pace.worker.inflight import InFlight, Ref
 from tests.support import Starter, wait_for
 from tests.test_cli import pace_cli
@@ -274,3 +275,19 @@ async def test_a_running_worker_follows_a_new_limit_within_a_second(
     assert await redis.llen("resque:queue:q") == 2
     release.set()
     await wait_for(lambda: running == 3)
+
+
+def test_a_queue_held_by_its_concurrency_is_fetched_again_when_a_job_of_it_ends() -> None:
+    """A rate's hold lasts until its window opens; a concurrency's ends when one of the
+    worker's own jobs of the queue ends (its slot goes back with the next round trip), and
+    the time counted as waited stops there."""
+    holds = Holds()
+    holds.hold("rated", 5_000_000)  # the fetch script's wait: 5 s
+    holds.hold("capped", -1)  # full: polled every LIMIT_POLL
+    assert 0 < holds.opens_in() <= LIMIT_POLL  # the first to open
+    holds.freeing("rated")
+    holds.freeing("capped")
+    assert list(holds.until) == ["rated"]
+    assert 4.9 < holds.opens_in() <= 5.0
+    assert 0 <= holds.waited["capped"] <= LIMIT_POLL
+    assert holds.waited["rated"] == 5.0

@@ -52,7 +52,8 @@ class Holds:
         take it again at once if only the queue's concurrency held the queue back."""
         if name in self._full:
             self._full.discard(name)
-            self.until.pop(name, None)
+            until = self.until.pop(name, 0.0)  # held no longer than until now
+            self.waited[name] -= max(0.0, until - time.monotonic())
 
     def opens_in(self) -> float:
         """Seconds until the first queue held back may be fetched again (``inf``: none is);
