@@ -291,3 +291,21 @@ def test_a_queue_held_by_its_concurrency_is_fetched_again_when_a_job_of_it_ends(
     assert LIMIT_POLL < holds.opens_in() <= 5.0
     assert 0 <= holds.waited["capped"] <= LIMIT_POLL
     assert holds.waited["rated"] == 5.0
+
+
+async def test_each_start_moves_in_the_window_to_when_it_started_never_before_it_was_taken(
+    client: pace.Client, redis: Redis
+) -> None:
+    await pace.Limits(redis).set("q", rate="10/s")
+    await client.enqueue_many("q", "Job", [[1], [2]])
+    inflight = InFlight(redis, KEYS, "host:1:q")
+    inflight.limited = frozenset({"q"})
+    (first, index), _ = await inflight.exchange([], {"q": 2})
+    logged = first.logged
+    assert logged > 0
+    assert inflight.started((first, index)) is False  # one of two
+    assert inflight.started((first, 1)) is True  # every job of the fetch: its starts go next
+    first.begun = [(0, logged - 5_000_000), (1, logged + 7_000)]  # a clock behind, one ahead
+    await inflight.exchange([], {})
+    starts = await redis.zrange(KEYS.limit("q", "starts"), 0, -1, withscores=True)
+    assert starts == [(f"{logged}.1".encode(), logged), (f"{logged}.2".encode(), logged + 7_000)]
