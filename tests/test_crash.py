@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 import pace
 from tests.cli_apps.jobs import DONE
-from tests.support import wait_for
+from tests.support import lanes_left, wait_for
 
 TESTS = Path(__file__).parent
 JOBS = 10_000
@@ -74,4 +74,4 @@ async def test_sigkilled_workers_lose_no_job(
     assert {member.decode() for member in await redis.smembers(DONE)} == ids, f"seed {seed}"
     assert await redis.llen("resque:queue:crash") == 0
     assert await redis.llen("resque:failed") == 0
-    assert not await redis.keys("resque:pace:inflight:*")
+    assert not await lanes_left(redis)

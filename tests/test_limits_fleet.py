@@ -97,7 +97,8 @@ async def test_four_workers_share_a_concurrency_and_a_killed_one_gives_its_slots
     finally:
         await stop(workers)
     spans = [json.loads(raw) for raw in await redis.lrange(SPANS, 0, -1)]
-    assert sorted(job_id for job_id, *_ in spans) == sorted(ids)
+    assert {job_id for job_id, *_ in spans} == set(ids)  # at least once: the victim's jobs
+    # that ended before their success was stored ran again
     ended = {f"{job_id}:{pid}" for job_id, pid, *_ in spans}
     cut = [  # the jobs the kill stopped ran until then
         (float(at), killed_at)

@@ -4,15 +4,19 @@
 -- new fetch list, copied by the server (SORT ... STORE): no payload passes through Lua; as
 -- many as the queue's fleet-wide limit admits (lib/limit.lua), counted under it.
 -- KEYS: queue, lane, settled, deliveries, the new fetch's list, the queue's limit, its starts,
--- then the lists of fetches whose jobs are all settled now (they go). ARGV: n, the new
--- fetch's number, how many fetches go, members to mark settled, members to unmark (of the
--- fetches that go), '1' if the queue is in the index of limits (else its limit is not even
--- read: a queue without one costs nothing); then the numbers of the fetches that go, how many
--- of their jobs settle now, the members to mark, the members to unmark, and last the sha1s of
--- recovered jobs among those settled (their recovery counts go). Returns {jobs taken, 1 if
--- the deliveries hash exists (some may have been recovered), jobs settled (not counting those
--- settled before: a call sent again after a lost reply), the limit's wait (gate.wait: 0 when
--- it held no job back), the time its starts were logged at (gate.at: 0 for no rate)}.
+-- then the lists of fetches whose jobs are all settled now (they go), and last the lane's
+-- fence. ARGV: n, the new fetch's number, how many fetches go, members to mark settled,
+-- members to unmark (of the fetches that go), '1' if the queue is in the index of limits
+-- (else its limit is not even read: a queue without one costs nothing); then the numbers of
+-- the fetches that go, how many of their jobs settle now, the members to mark, the members to
+-- unmark, and last the sha1s of recovered jobs among those settled (their recovery counts
+-- go). Returns {jobs taken, 1 if the deliveries hash exists (some may have been recovered),
+-- jobs settled (not counting those settled before: a call sent again after a lost reply), the
+-- limit's wait (gate.wait: 0 when it held no job back), the time its starts were logged at
+-- (gate.at: 0 for no rate)}; or -1, changing nothing, when the lane is fenced: its worker was
+-- taken for dead and its jobs recovered (release.lua), so whatever it sends now (a fetch held
+-- in the network) is void.
+if redis.call('EXISTS', KEYS[#KEYS]) == 1 then return -1 end
 local gone, marked, unmarked = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local settled, at = 0, 7
 local bounds = ARGV[6] == '1' and redis.call('HMGET', KEYS[6], 'rate', 'period', 'concurrency')

@@ -10,7 +10,10 @@ acknowledges what finished and takes what there is room for. Failures and retrie
 job each; what they write outside the queue's slot (``resque:failed``, the schedule, Ruby's
 counters) waits in the lane's outbox until written, so that no record is lost with a worker.
 A dead worker's lanes go back to the head of their queues, in the order taken, moved by
-exactly one of the workers racing to recover them (:meth:`InFlight.release`).
+exactly one of the workers racing to recover them (:meth:`InFlight.release`), and are fenced
+for a day: a fetch of that worker that reaches Redis later (held in the network while it was
+cut off) takes nothing, and the worker, told so (:class:`Fenced`), goes on under a fresh id.
+Its settles need no fence: each is gated on its fetch's list, which recovery deleted.
 
 A batch job's settle records its outcome in its batch (and starts the next stage when it was
 the last of its stage), in the same script.
@@ -39,7 +42,7 @@ from pace.keys import Keys
 from pace.lua import script
 from pace.worker.holds import Holds
 
-__all__ = ["MAX_FETCH", "Exchange", "InFlight", "Member", "Ref", "Take"]
+__all__ = ["FENCE_SECONDS", "MAX_FETCH", "Exchange", "Fenced", "InFlight", "Member", "Ref", "Take"]
 
 Member = tuple[str, str, int]
 """A batch job's ``(batch id, job id, stage)`` (:func:`pace.wire.batch_of`)."""
@@ -47,6 +50,9 @@ Member = tuple[str, str, int]
 _INDEX_BITS = 16  # a job's index in its fetch: the low bits of its settled-set member
 MAX_FETCH = 1 << _INDEX_BITS
 """Most jobs one fetch may take."""
+
+FENCE_SECONDS = 86_400
+"""How long a recovered worker's lanes refuse its fetches: longer than any partition."""
 
 _FETCH = script("fetch")
 _ACK = script("ack")
@@ -57,11 +63,16 @@ _RELEASE = script("release")
 _RUNNING = script("batch_running")
 
 
+class Fenced(Exception):
+    """The worker's lanes are fenced: others took it for dead and recovered its jobs."""
+
+
 class Lane:
     """A worker's jobs of one queue: the keys, and the fetches waiting to go."""
 
     __slots__ = (
-        "deliveries", "done", "key", "limit", "name", "outbox", "queue", "settled", "starts",
+        "closed", "deliveries", "done", "fence", "key", "limit", "name", "outbox", "queue",
+        "settled", "starts",
     )  # fmt: skip
 
     def __init__(self, keys: Keys, name: str, worker_id: str) -> None:
@@ -70,9 +81,12 @@ class Lane:
         self.key = keys.lane(name, worker_id)
         self.settled = self.key + ":settled"
         self.outbox = self.key + ":outbox"
+        self.fence = self.key + ":fenced"
         self.deliveries = keys.deliveries(name)
         self.limit = keys.limit(name)
         self.starts = keys.limit(name, "starts")
+        self.closed = False
+        """Released: its jobs are no longer the worker's (late successes are not sent)."""
         self.done: list[Take] = []
         """Fetches whose jobs were all settled one by one (failed, retried, requeued)."""
 
@@ -158,8 +172,8 @@ class InFlight:
     """
 
     __slots__ = (
-        "_lanes", "_loaded", "_next", "holds", "keys", "limited", "redis", "restamps",
-        "worker_id",
+        "_lanes", "_loaded", "_next", "doubtful", "holds", "keys", "limited", "redis",
+        "restamps", "worker_id",
     )  # fmt: skip
 
     def __init__(self, redis: Redis, keys: Keys, worker_id: str) -> None:
@@ -169,6 +183,8 @@ class InFlight:
         self._lanes: dict[str, Lane] = {}
         self._next = 0  # the last fetch's number (never reused: a lost reply took it)
         self._loaded = False
+        self.doubtful = False
+        """An exchange was sent and its reply lost: a copy may still reach Redis later."""
         self.holds = Holds()
         """The queues their limits hold back, as the fetches found them."""
         self.limited: frozenset[str] = frozenset()
@@ -217,6 +233,8 @@ class InFlight:
         plain: dict[Take, list[int]] = {}
         for ref, member in done:
             take, index = ref
+            if take.lane.closed:  # given back while it ran (its worker was taken for dead)
+                continue
             take.open -= 1
             if member is None:
                 plain.setdefault(take, []).append(index)
@@ -269,15 +287,21 @@ class InFlight:
                 await self._load()
                 exchange.sent = again
                 return await self.send(exchange)
+            except BaseException:
+                self.doubtful = True
+                raise
         taken: list[Ref] = []
         suspect: list[Take] = []
-        exchange.settled = 0
+        exchange.settled, fenced = 0, ""
         for _ in restamps:
             next(replies)
         for ops in exchange.lanes.values():
             if ops.batched:
                 exchange.settled += next(replies)
-            _, recovered, settled, wait, logged = next(replies)
+            reply = next(replies)
+            if reply == -1:  # it did nothing: its fetch list is empty
+                fenced, reply = ops.lane.name, (0, 0, 0, 0, 0)
+            _, recovered, settled, wait, logged = reply
             exchange.settled += settled
             if wait:
                 self.holds.hold(ops.lane.name, wait)
@@ -290,10 +314,13 @@ class InFlight:
                 taken += [(take, i) for i in range(take.open)]
                 if take.raws and recovered:
                     suspect.append(take)
-        if again and exchange.settled:
+        counted = 0 if again else exchange.count  # by the pipeline, before any reply
+        if (again or fenced) and exchange.settled != counted:
             async with self.redis.pipeline(transaction=False) as pipe:
-                self._processed(pipe, exchange.settled)
+                self._processed(pipe, exchange.settled - counted)
                 await pipe.execute()
+        if fenced:
+            raise Fenced(fenced)
         if suspect:
             await self._recoveries(suspect)
         return taken
@@ -335,9 +362,9 @@ class InFlight:
         lane, take, gone = ops.lane, ops.take, ops.gone
         unmarks = [member for t in gone for member in t.settled]
         pipe.evalsha(
-            _FETCH.sha, 7 + len(gone), lane.queue, lane.key, lane.settled, lane.deliveries,
+            _FETCH.sha, 8 + len(gone), lane.queue, lane.key, lane.settled, lane.deliveries,
             lane.key if take is None else take.key, lane.limit, lane.starts,
-            *(t.key for t in gone),
+            *(t.key for t in gone), lane.fence,
             ops.want if fetch else 0, 0 if take is None else take.number, len(gone),
             len(ops.marks), len(unmarks), 1 if lane.name in self.limited else 0,
             *(t.number for t in gone),
@@ -401,9 +428,14 @@ class InFlight:
             self._settled(ref)
         return item
 
-    async def write_out(self, ref: Ref, item: bytes) -> None:
-        """Write a settled job's outbox item where it belongs (:meth:`_write_out`)."""
-        await self._write_out([item], ref[0].lane, self.worker_id)
+    async def write_out(self, ref: Ref, item: bytes, again: bool = False) -> None:
+        """Write a settled job's outbox item where it belongs (:meth:`_write_out`). ``again``
+        after a call whose reply was lost: only if the item is still in the outbox (else that
+        call wrote it: a record written twice would be two failures)."""
+        lane = ref[0].lane
+        if again and await self.redis.lpos(lane.outbox, item) is None:  # type: ignore[arg-type]
+            return
+        await self._write_out([item], lane, self.worker_id)
 
     async def _write_out(self, items: list[bytes], lane: Lane, worker_id: str | None) -> None:
         """Write outbox items where they belong (a failure record to ``resque:failed`` with
@@ -449,31 +481,40 @@ class InFlight:
 
     # -- giving a worker's jobs back ------------------------------------------------------
 
-    async def release(self, worker_id: str | None = None) -> int:
+    async def release(self, worker_id: str | None = None, fence: bool = False) -> int:
         """Give back a worker's jobs (to the head of their queues, in order) and remove every
         trace of it.
 
-        With no ``worker_id``: this worker, shutting down. With another worker's id: recover
-        it if it is dead (its alive key expired), counting a recovery for each job; -1 if it
-        is alive after all. Exactly one of many racing workers moves each lane's jobs.
+        With no ``worker_id``: this worker, shutting down (its lanes fenced if ``fence``, or
+        if a reply was lost: what it sent may reach Redis later). With another worker's id:
+        recover it if it is dead (its alive key expired), counting a recovery for each job,
+        and fence its lanes; -1 if it is alive after all. Exactly one of many racing workers
+        moves each lane's jobs.
         """
         dead = worker_id is not None
         worker_id = worker_id or self.worker_id
         k = self.keys
         if dead and await self.redis.exists(k.alive(worker_id)):
             return -1
+        fenced = dead or fence or self.doubtful
+        names = set(map(text, await self.redis.smembers(k.worker_lanes(worker_id))))
         moved = 0
-        for name in sorted(map(text, await self.redis.smembers(k.worker_lanes(worker_id)))):
+        for name in sorted(names if dead else names | set(self._lanes)):
             lane = Lane(k, name, worker_id)
             keys = [lane.queue, lane.key, lane.settled, lane.deliveries, lane.outbox]
             reply = await _RELEASE(
-                self.redis, keys=[*keys, lane.limit], args=[lane.key + ":", "1" if dead else "0"]
+                self.redis,
+                keys=[*keys, lane.fence, lane.limit],
+                args=[lane.key + ":", "1" if dead else "0", FENCE_SECONDS if fenced else 0],
             )
             moved += reply[0]
             if reply[1:]:
                 await self._write_out(reply[1:], lane, None if dead else worker_id)
         if not dead:
+            for lane in self._lanes.values():
+                lane.closed = True
             self._lanes.clear()
+            self.doubtful = False
         await self._unregister(worker_id)
         return int(moved)
 

@@ -7,6 +7,7 @@ or, for the embedded-Redis test, append a line to the file named by ``$PACE_TEST
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -53,6 +54,15 @@ async def slow_cleanup(job: pace.Job) -> None:
     finally:
         await asyncio.sleep(1.0)
     await _rpush(FINISHED, tag)
+
+
+async def stubborn(job: pace.Job) -> None:
+    """Args ``[tag]``: push the tag onto ``test:started``, then run forever, swallowing every
+    cancellation."""
+    await _rpush(STARTED, job.args[0])
+    while True:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
 
 
 DONE = "test:done"
@@ -105,7 +115,7 @@ async def to_file(job: pace.Job) -> None:
         out.write(json.dumps([job.class_name, job.args]) + "\n")
 
 
-registry = {"Record": record, "Slow": slow, "SlowCleanup": slow_cleanup}
+registry = {"Record": record, "Slow": slow, "SlowCleanup": slow_cleanup, "Stubborn": stubborn}
 """A registry app: a job class missing from it becomes a failure."""
 
 
