@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 import pace
 from pace.keys import Keys
-from tests.cli_apps.jobs import BEGUN, SPANS, STAMPS
+from tests.cli_apps.jobs import BEGUN, DONE, SPANS, STAMPS
 from tests.support import wait_for
 from tests.test_limits import in_flight
 
@@ -127,3 +127,26 @@ def _mean_at_once(runs: list[tuple[float, float]], begin: float, end: float) -> 
     """The jobs running at once, on average over ``begin`` to ``end``."""
     covered = sum(max(0.0, min(stop, end) - max(start, begin)) for start, stop in runs)
     return covered / (end - begin)
+
+
+async def test_a_pace_worker_run_serves_its_other_queue_while_a_limit_holds_the_first(
+    client: pace.Client, redis: Redis, cli_env: dict[str, str]
+) -> None:
+    """``pace-worker run limited,other``: while ``limited`` waits for its rate (2/m), every
+    job of ``other`` runs, and ``limited``'s jobs wait in their queue."""
+    await pace.Limits(redis).set("limited", rate="2/m")
+    limited = await client.enqueue_many("limited", "Mark", [[i] for i in range(50)])
+    other = await client.enqueue_many("other", "Mark", [[i] for i in range(300)])
+    process = await worker("limited,other", "mark", cli_env)
+    try:
+        await wait_for(lambda: _all_done(redis, other), timeout=30)
+    finally:
+        await stop([process])
+    done = {member.decode() for member in await redis.smembers(DONE)}
+    assert len(done & set(limited)) == 2
+    assert await redis.llen("resque:queue:limited") == 48  # more than the worker has room for
+
+
+async def _all_done(redis: Redis, ids: list[str]) -> bool:
+    done = await redis.smismember(DONE, ids)
+    return all(done)
