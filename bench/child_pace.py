@@ -5,6 +5,9 @@ Modes:
   is empty.
 - ``limit``: ``jobs_per_second=--rate`` for ``--duration`` seconds from the first job start;
   reports the achieved rate and the largest count of starts in any 1 s window.
+- ``fleet``: no limit of its own (the driver set the queue's fleet-wide one, pace.Limits) for
+  ``--duration`` seconds from the first job start; reports every start, for the driver to put
+  the fleet's together.
 - ``pause``: under load, ``--pauses`` times: ``pause()``, wait, ``resume()``, wait; reports how
   long after ``pause()`` returned jobs still started, and how long ``resume()`` took to bring
   the first.
@@ -32,7 +35,7 @@ WARMUP_JOBS = 2_000  # jobs done before the first pause
 def parse() -> argparse.Namespace:
     parser = common.parser(__doc__.splitlines()[0])
     parser.add_argument(
-        "--mode", choices=["drain", "limit", "pause", "stop-after"], default="drain"
+        "--mode", choices=["drain", "limit", "fleet", "pause", "stop-after"], default="drain"
     )
     parser.add_argument("--rate", type=float, default=500.0, help="jobs_per_second (limit)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds (limit)")
@@ -75,6 +78,12 @@ async def limit(timing: common.Timing, args: argparse.Namespace) -> dict[str, An
     }
 
 
+async def fleet(timing: common.Timing, args: argparse.Namespace) -> dict[str, Any]:
+    await timing.wait_for(1).wait()
+    await asyncio.sleep(args.duration - (time.monotonic() - timing.first))
+    return {**timing.result(), "starts": timing.starts}
+
+
 async def pause(
     worker: pace.Worker, timing: common.Timing, args: argparse.Namespace
 ) -> dict[str, Any]:
@@ -109,7 +118,7 @@ async def pause(
 
 
 async def work(args: argparse.Namespace) -> dict[str, Any]:
-    keep = args.mode in ("limit", "pause")
+    keep = args.mode in ("limit", "fleet", "pause")
     timing = common.Timing(keep_starts=keep)
     session = common.http_session(args.http, args.concurrency) if args.http else None
 
@@ -139,6 +148,8 @@ async def work(args: argparse.Namespace) -> dict[str, Any]:
             return timing.result()
         if args.mode == "limit":
             return await supervise(worker, handler, lambda: limit(timing, args))
+        if args.mode == "fleet":
+            return await supervise(worker, handler, lambda: fleet(timing, args))
         if args.mode == "pause":
             return await supervise(worker, handler, lambda: pause(worker, timing, args))
 

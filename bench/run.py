@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import json
 import os
@@ -52,6 +53,7 @@ ROWS = {
     5: "pause",
     6: "memory",
     7: "scale",
+    8: "fleet limit",
 }
 # the systems' labels, in the table and in the JSON
 PACE = "pace"
@@ -62,8 +64,16 @@ BARE_BLPOP = "bare BLPOP 1/job"
 BARE_BATCH = "bare LPOP 100"
 BARE_HTTP = "bare aiohttp, no queue"
 PAUSE = "pace pause()/resume()"
-PROFILE_ROW = 8  # where the profile's time is kept in Bench.elapsed
+NEVER_BINDING = 1_000_000  # a fleet-wide rate (a second) and concurrency no drain reaches
+COST_UNLIMITED = "pace no-op, no limit"
+COST_LIMITED = f"pace no-op, limit {NEVER_BINDING:,}/s, {NEVER_BINDING:,} at once"
+PROFILE_ROW = 9  # where the profile's time is kept in Bench.elapsed
+
 RESQUE_QUEUE = f"resque:queue:{common.QUEUE}"
+
+
+def fleet_label(args: argparse.Namespace) -> str:
+    return f"pace x{args.fleet_processes}, fleet rate {args.fleet_rate}/s"
 ENQUEUE_CHUNK = 200  # arq and saq jobs enqueued concurrently (asyncio.gather)
 
 
@@ -451,6 +461,47 @@ class Bench:
             raise BenchError("the queue ran dry: the rate was not tested for the whole run")
         return {k: result[k] for k in ("achieved", "steady", "max_window")}
 
+    async def fleet_limit(self) -> Sample:
+        """``--fleet-processes`` pace processes on one queue limited to ``--fleet-rate`` for
+        the whole fleet: the busiest 1 s window of their starts, and the rate over whole
+        windows (jobs of ``k`` windows over the time from the first start to the start of
+        window ``k + 1``: a bursty limiter is not flattered by where the run stops)."""
+        rate, duration = self.args.fleet_rate, self.args.fleet_seconds
+        await self.enqueue("resque", int(rate * (duration + 3)))
+        await pace.Limits(self.redis).set(common.QUEUE, rate=f"{rate}/s")
+        argv = [*self.base_args(0), "--mode", "fleet", "--duration", str(duration)]
+        spec = ("bench.child_pace", argv)
+        results, used = await self.run("pace-fleet", [spec] * self.args.fleet_processes, 600)
+        if not await self.pending("resque"):
+            raise BenchError("the queue ran dry: the rate was not tested for the whole run")
+        starts = sorted(start for result in results for start in result["starts"])
+        windows = int(duration) - 1  # whole windows every process was running for
+        busiest = max(bisect.bisect_left(starts, at + 1.0) - i for i, at in enumerate(starts))
+        return {
+            "achieved": windows * rate / (starts[windows * rate] - starts[0]),
+            "max_window": busiest,
+            "redis_cpu_us_per_job": used.cpu * 1e6 / len(starts),
+        }
+
+    async def limit_cost(self, limited: bool) -> Sample:
+        """The no-op drain of row 2, on a queue with no limit or with one it never reaches
+        (rate and concurrency, so both are counted): what a limit costs Redis a job."""
+        jobs = self.args.jobs
+        await self.enqueue("resque", jobs)
+        if limited:
+            await pace.Limits(self.redis).set(
+                common.QUEUE, rate=f"{NEVER_BINDING}/s", concurrency=NEVER_BINDING
+            )
+        spec = ("bench.child_pace", self.base_args(jobs))
+        (result,), used = await self.run("pace-cost", [spec], 600)
+        if result["jobs"] != jobs or await self.pending("resque"):
+            raise BenchError(f"ran {result['jobs']} of {jobs} jobs")
+        return {
+            "rate": jobs / (result["last"] - result["first"]),
+            "commands_per_job": used.commands / jobs,
+            "redis_cpu_us_per_job": used.cpu * 1e6 / jobs,
+        }
+
     async def pause(self) -> Sample:
         await self.enqueue("resque", self.args.pause_jobs)
         argv = [*self.base_args(0), "--mode", "pause"]
@@ -564,6 +615,11 @@ class Bench:
             (5, [(PAUSE, self.pause)]),
             (6, [(f"pace, {self.args.long_queue:,} queued", self.long_queue)]),
             (7, [(f"pace x{n}", partial(self.scale, n)) for n in processes()]),
+            (8, [
+                (fleet_label(self.args), self.fleet_limit),
+                (COST_UNLIMITED, partial(self.limit_cost, False)),
+                (COST_LIMITED, partial(self.limit_cost, True)),
+            ]),
         ]  # fmt: skip
         for row, measurements in rows:
             if only and row not in only:
@@ -579,7 +635,7 @@ class Bench:
 
 def progress(row: int, sample: Sample) -> str:
     """One progress line's figures."""
-    if row == 4:
+    if row in (4, 8) and "max_window" in sample:
         return (
             f"{sample['achieved']:,.1f} jobs/s achieved, busiest 1 s window "
             f"{sample['max_window']:,.0f}"
@@ -698,6 +754,17 @@ def table(bench: Bench, cores: int | None) -> list[Line]:
         add(6, system.label, "rss_mb", "MB", ".1f", "peak RSS draining row 2", source=2)
     stopped = f"peak RSS; stopped after {args.jobs:,} jobs"
     add(6, f"pace, {args.long_queue:,} queued", "rss_mb", "MB", ".1f", stopped)
+    fleet = fleet_label(args)
+    whole = f"{args.fleet_seconds - 1:g} whole windows' jobs / their time"
+    add(8, fleet, "achieved", "jobs/s", ",.1f", whole)
+    add(8, fleet, "max_window", "starts", what="busiest 1 s window",
+        notes="of the job starts of every process")  # fmt: skip
+    add(8, fleet, "redis_cpu_us_per_job", "us", ".2f", "with the refused fetches",
+        what="Redis CPU per job")  # fmt: skip
+    for label in (COST_UNLIMITED, COST_LIMITED):
+        cost = bench.series.get((8, label))
+        notes = "" if cost is None else f"{cost.median('commands_per_job') or 0:.3f} cmds/job"
+        add(8, label, "redis_cpu_us_per_job", "us", ".2f", notes, what=f"{label}: Redis CPU/job")
     for n in processes():
         series = bench.series.get((7, f"pace x{n}"))
         notes = f"{n} worker process(es), {cores} cores"
@@ -734,6 +801,9 @@ def targets(args: argparse.Namespace) -> list[Target]:
     def scale(processes: int) -> tuple[int, str, str]:
         return (7, f"pace x{processes}", "rate")
 
+    def fleet(key: str = "max_window") -> tuple[int, str, str]:
+        return (8, fleet_label(args), key)
+
     limit = f"pace jobs_per_second={args.rate:g}"
     long_queue = (6, f"pace, {args.long_queue:,} queued", "rss_mb")
     return [
@@ -767,6 +837,14 @@ def targets(args: argparse.Namespace) -> list[Target]:
         *(
             Target(f"scale: pace x{n} / pace x1", scale(n), scale(1), "")
             for n in processes()[1:]
+        ),
+        Target("fleet limit: busiest 1 s window / rate", fleet(), args.fleet_rate, "<= 1"),
+        Target("fleet limit: achieved / rate", fleet("achieved"), args.fleet_rate, ">= 0.97"),
+        Target(
+            "fleet limit: Redis CPU/job, limited / not",
+            (8, COST_LIMITED, "redis_cpu_us_per_job"),
+            (8, COST_UNLIMITED, "redis_cpu_us_per_job"),
+            "",
         ),
     ]
 
@@ -949,6 +1027,9 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--ceiling-items", type=int, default=200_000, help="items moved by the ceiling (200,000)")
     add("--rate", type=float, default=500.0, help="the limiter's jobs_per_second (500)")
     add("--limit-seconds", type=float, default=10.0, help="the limiter's run (10 s)")
+    add("--fleet-rate", type=int, default=500, help="the fleet limit's rate, jobs/s (500)")
+    add("--fleet-seconds", type=float, default=6.0, help="the fleet limit's run (6 s)")
+    add("--fleet-processes", type=int, default=4, help="the fleet limit's processes (4)")
     add("--pause-jobs", type=int, default=100_000, help="jobs queued for the pause row")
     add("--long-queue", type=int, default=100_000, help="jobs queued for the memory row")
     add("--peers-loop", choices=["asyncio", "uvloop"], default="asyncio", help="arq/saq loop")

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from pace.control import Pause, Pauses
     from pace.failures import Failure, Failures, RequeueSummary
     from pace.job import Job, current_job
+    from pace.limits import Limit, Limits
     from pace.progress import Progress, Tick
     from pace.retry import RetryPolicy
     from pace.runner import run
@@ -63,6 +64,8 @@ _LAZY = {
     "Failures": "pace.failures",
     "RequeueSummary": "pace.failures",
     "Job": "pace.job",
+    "Limit": "pace.limits",
+    "Limits": "pace.limits",
     "current_job": "pace.job",
     "MultiStepTask": "pace.workflows.multistep",
     "Progress": "pace.progress",
@@ -114,6 +117,8 @@ __all__ = [
     "Job",
     "JobError",
     "JobTimeout",
+    "Limit",
+    "Limits",
     "MultiStepTask",
     "NoSuchBatch",
     "NoSuchFailure",

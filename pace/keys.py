@@ -26,9 +26,12 @@ PROGRESSRUS_PREFIX = "progressrus"
 """The Ruby gem Progressrus's default key prefix: its scope ``[:user, 3421]`` is the hash
 ``progressrus:user:3421`` (no Resque namespace)."""
 
-RESERVED = frozenset(
-    {"batches", "deliveries", "inflight", "paused", "schedule", "worker", "workers"}
-)
+# fmt: off
+RESERVED = frozenset({
+    "batches", "deliveries", "inflight", "limit", "limits", "paused", "schedule", "worker",
+    "workers",
+})
+# fmt: on
 """First parts of pace's own keys under ``<ns>:pace:``; no progress scope may start with one."""
 _RESERVED_PREFIXES = frozenset({"batch"})
 """Reserved when more parts follow (``batch:<id>...``); a scope of that one word is free."""
@@ -182,6 +185,18 @@ class Keys:
         """hash of ``sha1(payload)`` to how often a job of ``queue`` was recovered from a dead
         worker. In the slot of ``queue``."""
         return self.pace("deliveries", slot_tag(self.queue(queue)))
+
+    @property
+    def limits(self) -> str:
+        """set of the names of the queues that have a fleet-wide limit (pace.limits)."""
+        return self.pace("limits")
+
+    def limit(self, queue: str, *parts: str) -> str:
+        """hash of a queue's fleet-wide limit (``rate``, ``period``, ``concurrency``,
+        ``admitted``: jobs taken under it, and each fetch list's jobs in flight), or
+        ``limit(queue, "starts")``, the sorted set of its rate's window. In the slot of
+        ``queue`` (pace/lua/lib/limit.lua)."""
+        return self.pace("limit", slot_tag(self.queue(queue)), *parts)
 
     @property
     def paused(self) -> str:

@@ -5,7 +5,7 @@ Each worker keeps counts since it started and writes them every second as JSON t
 ``<ns>:pace:worker:<id>:metrics``::
 
     {"in_flight": 3, "buckets": [[0.005, 10], ..., ["+Inf", 42]], "sum": 1.25, "count": 42,
-     "rate_limit_wait_seconds": 0.5,
+     "rate_limit_wait_seconds": 0.5, "limit_wait_seconds": {"api": 12.5},
      "classes": {"SendMail": {"count": 40, "failed": 2, "sum": 1.2, "buckets": [...]}},
      "minutes": [[1795500000, 120, 3, {"mail": [120, 3]}], ...]}
 
@@ -130,8 +130,9 @@ class WorkerMetrics:
                 del self._minutes[old]
         self._minute = (minute, counts)
 
-    def to_json(self, in_flight: int) -> bytes:
-        """The published JSON (see the module docstring)."""
+    def to_json(self, in_flight: int, limit_wait: dict[str, float] | None = None) -> bytes:
+        """The published JSON (see the module docstring); ``limit_wait``: seconds each queue
+        was held back by its fleet-wide limit (:attr:`pace.worker.holds.Holds.waited`)."""
         buckets = self._all.buckets()
         data: dict[str, Any] = {
             "in_flight": in_flight,
@@ -139,6 +140,7 @@ class WorkerMetrics:
             "sum": self._all.sum,
             "count": buckets[-1][1],
             "rate_limit_wait_seconds": self.rate_limit_wait,
+            "limit_wait_seconds": limit_wait or {},
             "classes": {
                 name: {
                     "count": sum(h.counts),

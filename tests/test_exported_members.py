@@ -7,7 +7,8 @@ import pace
 PUBLIC = [
     "BatchJob", "CannotRequeue", "Client", "ConfigError", "EmbeddedUnavailable", "Failure",
     "Failures", "Handler", "Info", "InvalidPayload", "Job", "JobError", "JobTimeout",
-    "MultiStepTask", "NoSuchBatch", "NoSuchFailure", "NoSuchMultiStepTask", "NoSuchStagedGroup",
+    "Limit", "Limits", "MultiStepTask", "NoSuchBatch", "NoSuchFailure", "NoSuchMultiStepTask",
+    "NoSuchStagedGroup",
     "PaceError", "Pause", "Pauses", "PoisonJob", "Progress", "RedisUnavailable",
     "RequeueSummary", "Retry", "RetryPolicy", "Stage", "StageComplete", "StagedGroup",
     "StagedJobHandle", "Tick", "UnknownJobClass", "Worker", "__version__", "connect",

@@ -4,8 +4,9 @@ DevTools Protocol with aiohttp's websocket client: no driver binary, no browser 
 One test, with a real worker running jobs that tick progress: the overview shows a live bar
 that moves; a queue is paused from the page (a dismissed confirmation does nothing, an accepted
 one pauses it) and the worker stops taking its jobs; a failure is retried from the page and its
-job is requeued; markup in job args never runs; screenshots of the overview, a staged group, the
-progress page and the overview on a phone are saved: into docs/ (which the README shows) when
+job is requeued; a queue is limited for the fleet from its page; markup in job args never
+runs; screenshots of the overview, a staged group, the progress page and the overview on a
+phone are saved: into docs/ (which the README shows) when
 PACE_SCREENSHOTS=docs, else into the test's temporary directory, so a test run leaves the
 checkout clean.
 """
@@ -287,6 +288,16 @@ async def test_the_page_in_a_real_browser(
         before = await page.js(queued)
         await page.until(f"{queued} !== {json.dumps(before)}", timeout=5)
         assert await page.js("document.querySelector('.live-overview').dataset.updated")
+
+        # Limit a queue for the whole fleet from its page (the form carries the CSRF token).
+        await page.open(root + "queues/reports")
+        rate = "document.querySelector('form[action$=\"/limit\"] input[name=rate]')"
+        await page.js(f"{rate}.value = '30/m'")
+        await page.click('form[action$="/limit"] button')
+        await page.until("document.querySelector('.notice')?.textContent.includes('limited')")
+        assert page.dialogs[-1] == "Limit queue reports for every worker?"
+        assert str(await pace.Limits(redis).get("reports")) == "reports: 30/m"
+        assert await page.js("document.querySelector('[data-limit]').dataset.limit") == "30/m"
 
         # The new pages, in pictures: at 1280 px, then the overview on a phone.
         await page.open(root + "failures?view=table")

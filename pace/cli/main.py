@@ -24,6 +24,7 @@ from pace.client import Client, Info
 from pace.control import Pauses
 from pace.errors import ConfigError, PaceError, RedisUnavailable
 from pace.failures import Failure, Failures
+from pace.limits import Limits
 from pace.runner import run
 from pace.wire import loads
 from pace.worker import Worker
@@ -85,6 +86,14 @@ def _parser() -> argparse.ArgumentParser:
     go = commands.add_parser("resume", parents=[common], help="resume a paused queue")
     go.add_argument("queue", metavar="QUEUE")
     go.set_defaults(duration=None)
+
+    cap = commands.add_parser(
+        "limit", parents=[common], help="limit a queue for the whole fleet, or list the limits"
+    )
+    cap.add_argument("queue", metavar="QUEUE", nargs="?", help="(none: list every limit)")
+    cap.add_argument("--rate", help="most job starts: N/s, N/m or N/h (like 100/s)")
+    cap.add_argument("--concurrency", type=int, help="most jobs of the queue in flight")
+    cap.add_argument("--clear", action="store_true", help="remove the queue's limit")
 
     bars = commands.add_parser("progress", parents=[common], help="progress bars of a scope")
     bars.add_argument("scope", metavar="SCOPE", help="scope parts joined by ':', like user:3421")
@@ -282,6 +291,23 @@ async def _pause(args: argparse.Namespace, url: str | None) -> None:
             print(f"resumed {args.queue}")
 
 
+async def _limit(args: argparse.Namespace, url: str | None) -> None:
+    async with Client(url, namespace=args.namespace) as client:
+        limits = Limits(await client.redis(), client.keys)
+        if args.queue is None:
+            if args.rate or args.concurrency is not None or args.clear:
+                raise ConfigError("name the queue to limit: pace-worker limit QUEUE --rate 100/s")
+            for limit in await limits.list():
+                print(limit)
+        elif args.clear:
+            cleared = await limits.clear(args.queue)
+            print(f"{args.queue}: {'limit cleared' if cleared else 'had no limit'}")
+        elif args.rate is None and args.concurrency is None:
+            print(await limits.get(args.queue) or f"{args.queue}: no limit")
+        else:
+            print(await limits.set(args.queue, rate=args.rate, concurrency=args.concurrency))
+
+
 async def _progress(args: argparse.Namespace, url: str | None) -> None:
     from pace.cli.progress_view import show
 
@@ -342,6 +368,7 @@ COMMANDS = {
     "progress": _progress,
     "pause": _pause,
     "resume": _pause,
+    "limit": _limit,
     "web": _web,
 }
 

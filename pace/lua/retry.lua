@@ -1,4 +1,4 @@
---! uses: inflight batch
+--! uses: slots inflight batch
 -- Settle a job that runs again later: it is marked settled in its lane and its new entry waits
 -- in the lane's outbox, with its due time by Redis' clock (every worker's "due" is the same
 -- clock), until the worker has put it on the schedule; a batch job is pending_re_run and holds
@@ -6,7 +6,7 @@
 -- (seconds), new entry, batch id ('' for none), job id, stage. Returns the outbox item ('r',
 -- the due time, '|', the entry), or false if the job was not in flight.
 init()
-if not take(KEYS[4], KEYS[6], ARGV[3]) then return false end
+if not take(KEYS[4], KEYS[6], ARGV[3], KEYS[8]) then return false end
 forget(KEYS[5], ARGV[4])
 local t = redis.call('TIME')
 local due = tonumber(t[1]) + tonumber(t[2]) / 1000000 + tonumber(ARGV[5])

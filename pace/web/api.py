@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from pace.control import Pauses
+from pace.limits import Limits
 from pace.web import reads
 from pace.web.context import (
     CSRF,
@@ -239,6 +240,47 @@ async def resume_worker(request: web.Request) -> web.Response:
     return done(request, body, {"resumed": worker_id}, "Worker resumed.")
 
 
+async def limits(request: web.Request) -> web.Response:
+    """Every queue's fleet-wide limit, by queue name."""
+    listed = await Limits(redis(request), keys(request)).list()
+    return json_response({"limits": [reads.limit_json(limit) for limit in listed]})
+
+
+def _concurrency(value: Any) -> int | None:
+    """``concurrency``: a whole number (a form's text of one), or null / empty / absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        if not value.strip().isdigit():
+            raise WebError(400, f"concurrency must be a whole number >= 1, got {value!r}")
+        return int(value)
+    return value  # type: ignore[no-any-return]  # checked by Limits.set
+
+
+async def set_limit(request: web.Request) -> web.Response:
+    """Limit a queue for the whole fleet: body ``{"rate": "100/s", "concurrency": 5}``, one
+    or both (a bound not given stays as it was)."""
+    name = request.match_info["name"]
+    body = await fields(request, frozenset({"rate", "concurrency"}))
+    if not await redis(request).sismember(keys(request).queues, name):
+        raise WebError(404, f"no queue named {name!r}")
+    limit = await Limits(redis(request), keys(request)).set(
+        name, rate=body.get("rate") or None, concurrency=_concurrency(body.get("concurrency"))
+    )
+    return done(request, body, {"limit": reads.limit_json(limit)},
+                f"Queue {name} limited to {limit.bounds}.")  # fmt: skip
+
+
+async def clear_limit(request: web.Request) -> web.Response:
+    """Remove a queue's fleet-wide limit."""
+    name = request.match_info["name"]
+    body = await fields(request, frozenset())
+    cleared = await Limits(redis(request), keys(request)).clear(name)
+    if not cleared:
+        raise WebError(404, f"queue {name!r} has no limit")
+    return done(request, body, {"cleared": name}, f"Queue {name} has no limit now.")
+
+
 ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/overview", overview),
     ("GET", "/api/queues", queues),
@@ -246,6 +288,9 @@ ROUTES: list[tuple[str, str, Any]] = [
     ("POST", "/api/queues/{name}/pause", pause_queue),
     ("POST", "/api/queues/{name}/resume", resume_queue),
     ("POST", "/api/queues/{name}/clear", clear_queue),
+    ("POST", "/api/queues/{name}/limit", set_limit),
+    ("POST", "/api/queues/{name}/limit/clear", clear_limit),
+    ("GET", "/api/limits", limits),
     ("GET", "/api/workers", workers),
     ("POST", "/api/workers/{id}/pause", pause_worker),
     ("POST", "/api/workers/{id}/resume", resume_worker),

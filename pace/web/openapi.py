@@ -59,6 +59,14 @@ SCHEDULED_ID = {"type": "string", "pattern": "^[0-9]{1,16}-[0-9a-f]{16}$"}
 SCHEMAS: dict[str, Any] = {
     "Error": _obj(error=STR, status=INT),
     "Pause": _obj(kind={"enum": ["queue", "worker"]}, name=STR, until=NUM_OR_NULL),
+    "Limit": _obj(
+        queue=STR,
+        rate=INT_OR_NULL,
+        period=NUM_OR_NULL,
+        concurrency=INT_OR_NULL,
+        admitted=INT,
+        shown=STR,
+    ),
     "Queue": _obj(name=STR, size=INT, paused=BOOL, paused_until=NUM_OR_NULL, latency=NUM_OR_NULL),
     "Running": _obj(
         queue=STR_OR_NULL, run_at=STR_OR_NULL, **{"class": STR_OR_NULL}, args=ANY, payload=ANY
@@ -189,6 +197,7 @@ OPERATIONS: dict[str, Operation] = {
             count=INT,
             paused=BOOL,
             paused_until=NUM_OR_NULL,
+            limit={"oneOf": [_ref("Limit"), {"type": "null"}]},
             jobs=_list(_ref("Job")),
         ),
         _PAGING,
@@ -197,6 +206,16 @@ OPERATIONS: dict[str, Operation] = {
     "api.pause_queue": Operation(_done(paused=_ref("Pause")), body=_SECONDS, errors=(404,)),
     "api.resume_queue": Operation(_done(resumed=STR), body=_some(), errors=(404,)),
     "api.clear_queue": Operation(_done(cleared=INT), body=_some(), errors=(404,)),
+    "api.set_limit": Operation(
+        _done(limit=_ref("Limit")),
+        body=_some(
+            rate={"type": "string", "pattern": "^ *[0-9]+ */ *[smh] *$"},
+            concurrency={"type": ["integer", "null"], "minimum": 1},
+        ),
+        errors=(404,),
+    ),
+    "api.clear_limit": Operation(_done(cleared=STR), body=_some(), errors=(404,)),
+    "api.limits": Operation(_obj(limits=_list(_ref("Limit")))),
     "api.workers": Operation(_obj(workers=_list(_ref("Worker")))),
     "api.pause_worker": Operation(_done(paused=_ref("Pause")), body=_SECONDS, errors=(404,)),
     "api.resume_worker": Operation(_done(resumed=STR), body=_some(), errors=(404,)),

@@ -16,9 +16,14 @@ registry made for that scrape: no global registry, nothing kept between scrapes.
 | ``pace_jobs_in_flight`` | gauge | jobs running now, over the live pace workers |
 | ``pace_job_duration_seconds`` | histogram | job run times, over the live pace workers |
 | ``pace_rate_limit_wait_seconds_total`` | counter | time spent waiting for the rate limit |
+| ``pace_queue_limit_rate{queue}`` | gauge | a queue's fleet-wide rate, in jobs per second |
+| ``pace_queue_limit_concurrency{queue}`` | gauge | a queue's fleet-wide concurrency |
+| ``pace_queue_limit_admitted_total{queue}`` | counter | jobs taken under a queue's limit |
+| ``pace_queue_limit_wait_seconds_total{queue}`` | counter | time workers held a queue back |
 
-The histogram and the wait counter add up the live workers' counts since each started, so
-they drop when a worker stops: Prometheus' ``rate()`` reads a drop as a counter reset.
+The histogram and the wait counters add up the live workers' counts since each started, so
+they drop when a worker stops: Prometheus' ``rate()`` reads a drop as a counter reset. The
+admitted count is the limit's own (pace.limits), kept until the limit is cleared.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from redis.asyncio import Redis
 from pace.client import Client
 from pace.control import read_pauses
 from pace.keys import Keys
+from pace.limits import Limit, Limits
 from pace.web import reads
 from pace.web.context import keys, redis
 from pace.web.stats import number, published
@@ -73,6 +79,39 @@ def _histogram(workers: list[dict[str, Any]]) -> HistogramMetricFamily:
         buckets=[("+Inf" if b == math.inf else repr(b), n) for b, n in sorted(buckets.items())],
         sum_value=total,
     )
+
+
+def _limits(limits: list[Limit], workers: list[dict[str, Any]]) -> list[Metric]:
+    """The fleet-wide limits per queue (pace.limits), and how long workers were held back."""
+    labels = ["queue"]
+    rate = GaugeMetricFamily(
+        "pace_queue_limit_rate", "A queue's fleet-wide rate, in jobs per second.", labels=labels
+    )
+    most = GaugeMetricFamily(
+        "pace_queue_limit_concurrency", "A queue's fleet-wide jobs in flight.", labels=labels
+    )
+    admitted = CounterMetricFamily(
+        "pace_queue_limit_admitted", "Jobs taken under a queue's limit.", labels=labels
+    )
+    waited = CounterMetricFamily(
+        "pace_queue_limit_wait_seconds",
+        "Time workers held a queue back for its limit.",
+        labels=labels,
+    )
+    for limit in limits:
+        if limit.rate is not None and limit.period:
+            rate.add_metric([limit.queue], limit.rate / limit.period)
+        if limit.concurrency is not None:
+            most.add_metric([limit.queue], limit.concurrency)
+        admitted.add_metric([limit.queue], limit.admitted)
+    seconds: dict[str, float] = {}
+    for data in workers:
+        held = data.get("limit_wait_seconds")
+        for queue, wait in held.items() if isinstance(held, dict) else ():
+            seconds[str(queue)] = seconds.get(str(queue), 0.0) + number(wait)
+    for name, wait in sorted(seconds.items()):
+        waited.add_metric([name], wait)
+    return [rate, most, admitted, waited]
 
 
 async def families(redis: Redis, keys: Keys) -> list[Metric]:
@@ -112,6 +151,7 @@ async def families(redis: Redis, keys: Keys) -> list[Metric]:
             "pace_rate_limit_wait_seconds", "Time spent waiting for the rate limit.",
             value=sum(number(d.get("rate_limit_wait_seconds")) for d in workers),
         ),
+        *_limits(await Limits(redis, keys).list(), workers),
     ]  # fmt: skip
 
 

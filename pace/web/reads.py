@@ -17,6 +17,7 @@ from pace.connection import text
 from pace.control import Pause, read_pauses
 from pace.errors import ConfigError
 from pace.keys import Keys
+from pace.limits import Limit, Limits
 from pace.progress import RedisStore, Tick, jobs, scope_key
 from pace.queues import check_queue_name
 from pace.web.context import WebError
@@ -168,8 +169,19 @@ async def queue(redis: Redis, keys: Keys, name: str, start: int, count: int) -> 
         "count": count,
         "paused": pause is not None,
         "paused_until": pause.until if pause else None,
+        "limit": limit_json(await Limits(redis, keys).get(name)),
         "jobs": [{"index": start + i, **job_json(raw)} for i, raw in enumerate(raws)],
     }
+
+
+def limit_json(limit: Limit | None) -> dict[str, Any] | None:
+    """A queue's fleet-wide limit (pace.limits), or None."""
+    if limit is None:
+        return None
+    return {
+        "queue": limit.queue, "rate": limit.rate, "period": limit.period,
+        "concurrency": limit.concurrency, "admitted": limit.admitted, "shown": limit.bounds,
+    }  # fmt: skip
 
 
 def _running(value: Any) -> dict[str, Any]:

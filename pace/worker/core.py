@@ -489,7 +489,8 @@ class Worker:
                 if self._ready and self.paused:  # fetched just before a pause
                     await self._put_back()
                 room = self._room()
-                if not room and not self._settler.pending:  # a job that finishes wakes it
+                if not room and not self._settler.pending and not self._inflight.restamps:
+                    # a job that finishes (or a fetch whose jobs all started) wakes it
                     await self._nap(self._pause_left() if self.paused else _MAX_IDLE)
                     continue
                 if room and self.queues.dynamic and (
@@ -506,9 +507,9 @@ class Worker:
                     self._critical = False  # every job fetched is dispatched (or put back)
                 if taken:
                     idle = 0.0
-                elif room and not self._stopping:
+                elif room and not self._stopping:  # up to when a queue's limit opens
                     idle = min(max(idle * 2, 0.005), _MAX_IDLE)
-                    await self._nap(idle)
+                    await self._nap(min(idle, self._inflight.holds.opens_in()))
             except Fenced as fenced:
                 await self._reincarnate(str(fenced))
             except Exception as exc:
@@ -588,8 +589,12 @@ class Worker:
         """How many jobs to take from each queue: all from the first when there is one; else
         by the queues' lengths, highest priority first (one round trip: LLEN of each queue
         but those found empty lately, which nap: in a long list a fetch asks only about the
-        queues worth trying, and each empty one is asked about once a second at most)."""
+        queues worth trying, and each empty one is asked about once a second at most). A queue
+        its limit holds back is left out until the limit may admit more."""
         names = self._fetch_names
+        held = self._inflight.holds
+        if held.until and held.opens_in() < math.inf:
+            names = [name for name in names if name not in held.until]
         if len(names) < 2:
             return dict.fromkeys(names, wanted)
         now, napping = time.monotonic(), self._napping
@@ -652,10 +657,14 @@ class Worker:
                 ref = self._ready.popleft()
                 if self._ready:
                     self._call_consumer()
+                if ref[0].logged and self._inflight.started(ref):  # a rate's window logs
+                    self.wake()  # when its jobs start: the fetcher sends it
                 try:
                     await self._run(ref, me)
                 finally:
                     self._holding -= 1
+                    if self._inflight.holds.until:  # a limit held a queue back: a slot frees
+                        self._inflight.holds.freeing(ref[0].lane.name)
                     self.wake()
             else:
                 waiter: asyncio.Future[None] = loop.create_future()

@@ -3,8 +3,8 @@
 - liveness: refresh the worker's alive key every quarter of ``dead_after``, and recover the
   jobs of workers found dead;
 - schedule: move due retries and delayed jobs to their queues;
-- remote control: follow the fleet's pauses (:mod:`pace.control`) and Resque's
-  ``pause-all-workers`` flag;
+- remote control: follow the fleet's pauses (:mod:`pace.control`), Resque's
+  ``pause-all-workers`` flag, and which queues have a fleet-wide limit (:mod:`pace.limits`);
 - registry: Resque's heartbeat every 60 s, the jobs in progress when they change, and the
   worker's metrics every second.
 
@@ -24,6 +24,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 from pace import hooks
+from pace.connection import text
 from pace.control import read_pauses
 from pace.job import Job
 from pace.keys import Keys
@@ -198,6 +199,7 @@ class Housekeeping:
         me = any(p.kind == "worker" and p.name == self._crew.id for p in pauses)
         everyone = await self.redis.get(keys.pause_all) in (b"true", "true")  # Resque's flag
         self._crew.follow_pauses(queues, me or everyone)
+        self.inflight.limited = frozenset(map(text, await self.redis.smembers(keys.limits)))
 
     async def _registry(self) -> None:
         if time.monotonic() - self._beaten >= HEARTBEAT_INTERVAL:
@@ -207,4 +209,5 @@ class Housekeeping:
         if running != self._shown:
             await self.registration.publish(running)
             self._shown = running
-        await self.registration.publish_metrics(self._crew.metrics.to_json(len(running)))
+        metrics = self._crew.metrics.to_json(len(running), self.inflight.holds.waited)
+        await self.registration.publish_metrics(metrics)

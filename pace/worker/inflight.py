@@ -17,11 +17,20 @@ Its settles need no fence: each is gated on its fetch's list, which recovery del
 
 A batch job's settle records its outcome in its batch (and starts the next stage when it was
 the last of its stage), in the same script.
+
+A queue's fleet-wide limit (:mod:`pace.limits`) is enforced by the fetch script: it takes only
+the jobs the limit admits, and says when it held some back (:class:`pace.worker.holds.Holds`
+then keeps the queue out of the fetches until the limit may admit more). Every settle gives
+the job's slot back. A rate's window logs each job when it is taken, by Redis' clock; once the
+jobs of a fetch have started, the next round trip moves each job's entry to when it started,
+by the worker's clock (never earlier): the rate bounds starts, however long a busy machine
+took to start them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +40,7 @@ from redis.exceptions import NoScriptError
 from pace.connection import text
 from pace.keys import Keys
 from pace.lua import script
+from pace.worker.holds import Holds
 
 __all__ = ["FENCE_SECONDS", "MAX_FETCH", "Exchange", "Fenced", "InFlight", "Member", "Ref", "Take"]
 
@@ -61,7 +71,8 @@ class Lane:
     """A worker's jobs of one queue: the keys, and the fetches waiting to go."""
 
     __slots__ = (
-        "closed", "deliveries", "done", "fence", "key", "name", "outbox", "queue", "settled",
+        "closed", "deliveries", "done", "fence", "key", "limit", "name", "outbox", "queue",
+        "settled", "starts",
     )  # fmt: skip
 
     def __init__(self, keys: Keys, name: str, worker_id: str) -> None:
@@ -72,6 +83,8 @@ class Lane:
         self.outbox = self.key + ":outbox"
         self.fence = self.key + ":fenced"
         self.deliveries = keys.deliveries(name)
+        self.limit = keys.limit(name)
+        self.starts = keys.limit(name, "starts")
         self.closed = False
         """Released: its jobs are no longer the worker's (late successes are not sent)."""
         self.done: list[Take] = []
@@ -81,7 +94,9 @@ class Lane:
 class Take:
     """The jobs one fetch took from one queue: a list in Redis while any is unsettled."""
 
-    __slots__ = ("key", "lane", "number", "open", "raws", "recovered", "settled")
+    __slots__ = (
+        "begun", "key", "lane", "logged", "number", "open", "raws", "recovered", "settled",
+    )  # fmt: skip
 
     def __init__(self, lane: Lane, number: int) -> None:
         self.lane = lane
@@ -91,6 +106,8 @@ class Take:
         self.open = 0  # jobs not settled yet
         self.settled: list[int] = []  # members of jobs settled while others ran
         self.recovered: dict[int, tuple[int, str]] = {}  # index -> (recoveries, sha1)
+        self.logged = 0  # the microsecond its rate's window logged its jobs at (0: none)
+        self.begun: list[tuple[int, int]] = []  # (index, microsecond) of its jobs started
 
     def member(self, index: int) -> int:
         return (self.number << _INDEX_BITS) | index
@@ -154,7 +171,10 @@ class InFlight:
         await inflight.exchange([(ref, None) for ref in taken], {})  # they succeeded
     """
 
-    __slots__ = ("_lanes", "_loaded", "_next", "doubtful", "keys", "redis", "worker_id")
+    __slots__ = (
+        "_lanes", "_loaded", "_next", "doubtful", "holds", "keys", "limited", "redis",
+        "restamps", "worker_id",
+    )  # fmt: skip
 
     def __init__(self, redis: Redis, keys: Keys, worker_id: str) -> None:
         self.redis = redis
@@ -165,6 +185,14 @@ class InFlight:
         self._loaded = False
         self.doubtful = False
         """An exchange was sent and its reply lost: a copy may still reach Redis later."""
+        self.holds = Holds()
+        """The queues their limits hold back, as the fetches found them."""
+        self.limited: frozenset[str] = frozenset()
+        """The queues that have a limit (``<ns>:pace:limits``, read by the remote-control
+        loop): the fetch script reads the limit of these only."""
+        self.restamps: list[Take] = []
+        """Fetches whose jobs have all started: the next round trip moves their entries in
+        their rate's window to when each started."""
 
     async def _lane(self, name: str) -> Lane:
         """The lane of queue ``name``, recorded in the worker's set before its first fetch
@@ -237,6 +265,11 @@ class InFlight:
         what it settled itself, so none is counted twice either."""
         again = exchange.sent
         async with self.redis.pipeline(transaction=False) as pipe:
+            restamps, self.restamps = self.restamps, []
+            for started in restamps:  # never before it was logged, never back once trimmed
+                logged = started.logged
+                entries = {f"{logged}.{i + 1}": max(at, logged) for i, at in started.begun}
+                pipe.zadd(started.lane.starts, entries, xx=True)
             for ops in exchange.lanes.values():
                 if ops.batched:
                     self._ack_batched(pipe, ops)
@@ -260,16 +293,21 @@ class InFlight:
         taken: list[Ref] = []
         suspect: list[Take] = []
         exchange.settled, fenced = 0, ""
+        for _ in restamps:
+            next(replies)
         for ops in exchange.lanes.values():
             if ops.batched:
                 exchange.settled += next(replies)
             reply = next(replies)
             if reply == -1:  # it did nothing: its fetch list is empty
-                fenced, reply = ops.lane.name, (0, 0, 0)
-            _, recovered, settled = reply
+                fenced, reply = ops.lane.name, (0, 0, 0, 0, 0)
+            _, recovered, settled, wait, logged = reply
             exchange.settled += settled
+            if wait:
+                self.holds.hold(ops.lane.name, wait)
             take = ops.take
             if take is not None:
+                take.logged = logged
                 take.raws = next(replies)
                 recovered = next(replies) if again else recovered
                 take.open = len(take.raws)
@@ -286,6 +324,16 @@ class InFlight:
         if suspect:
             await self._recoveries(suspect)
         return taken
+
+    def started(self, ref: Ref) -> bool:
+        """A job whose fetch was logged in a rate's window starts now; True once every job
+        of its fetch has (the next round trip moves their entries)."""
+        take, index = ref
+        take.begun.append((index, int(time.time() * 1e6)))
+        if len(take.begun) < len(take.raws):
+            return False
+        self.restamps.append(take)
+        return True
 
     def _processed(self, pipe: Any, count: int) -> None:
         """Count jobs as processed, as Ruby does: globally and for the worker."""
@@ -304,8 +352,8 @@ class InFlight:
             args += [take.member(index), take.sha(index), *member]
         k = self.keys
         pipe.evalsha(
-            _ACK.sha, 5 + len(lists), k.queues, k.schedule, k.batches, ops.lane.settled,
-            ops.lane.deliveries, *lists, k.batch_prefix, k.queue(""), *args,
+            _ACK.sha, 6 + len(lists), k.queues, k.schedule, k.batches, ops.lane.settled,
+            ops.lane.deliveries, ops.lane.limit, *lists, k.batch_prefix, k.queue(""), *args,
         )  # fmt: skip
 
     def _fetch(self, pipe: Any, ops: _LaneOps, now: dict[Take, int], fetch: bool) -> None:
@@ -314,10 +362,12 @@ class InFlight:
         lane, take, gone = ops.lane, ops.take, ops.gone
         unmarks = [member for t in gone for member in t.settled]
         pipe.evalsha(
-            _FETCH.sha, 6 + len(gone), lane.queue, lane.key, lane.settled, lane.deliveries,
-            lane.key if take is None else take.key, *(t.key for t in gone), lane.fence,
+            _FETCH.sha, 8 + len(gone), lane.queue, lane.key, lane.settled, lane.deliveries,
+            lane.key if take is None else take.key, lane.limit, lane.starts,
+            *(t.key for t in gone), lane.fence,
             ops.want if fetch else 0, 0 if take is None else take.number, len(gone),
-            len(ops.marks), len(unmarks), *(t.number for t in gone),
+            len(ops.marks), len(unmarks), 1 if lane.name in self.limited else 0,
+            *(t.number for t in gone),
             *(now.get(t, 0) for t in gone), *ops.marks, *unmarks, *ops.shas,
         )  # fmt: skip
 
@@ -340,7 +390,7 @@ class InFlight:
         lane, keys = take.lane, self.keys
         first = [keys.queues, keys.schedule, keys.batches] if member else [lane.key] * 3
         return (
-            [*first, lane.settled, lane.deliveries, take.key, lane.outbox],
+            [*first, lane.settled, lane.deliveries, take.key, lane.outbox, lane.limit],
             [keys.batch_prefix, keys.queue(""), take.member(index), take.sha(index)],
         )
 
@@ -423,7 +473,7 @@ class InFlight:
         moved = 0
         for lane, mine in by_lane.items():
             args = [arg for take, index in mine for arg in (take.member(index), index)]
-            keys = [lane.queue, lane.settled, *(take.key for take, _ in mine)]
+            keys = [lane.queue, lane.settled, lane.limit, *(take.key for take, _ in mine)]
             moved += await _REQUEUE(self.redis, keys=keys, args=args)
             for ref in mine:
                 self._settled(ref)
@@ -451,9 +501,10 @@ class InFlight:
         moved = 0
         for name in sorted(names if dead else names | set(self._lanes)):
             lane = Lane(k, name, worker_id)
+            keys = [lane.queue, lane.key, lane.settled, lane.deliveries, lane.outbox]
             reply = await _RELEASE(
                 self.redis,
-                keys=[lane.queue, lane.key, lane.settled, lane.deliveries, lane.outbox, lane.fence],
+                keys=[*keys, lane.fence, lane.limit],
                 args=[lane.key + ":", "1" if dead else "0", FENCE_SECONDS if fenced else 0],
             )
             moved += reply[0]

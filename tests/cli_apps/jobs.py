@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import os
+import time
 from typing import Any
 
 from redis.asyncio import Redis
@@ -69,13 +70,43 @@ DONE = "test:done"
 _shared: Redis | None = None
 
 
-async def mark(job: pace.Job) -> None:
-    """Add the job's id to ``test:done`` (on one connection shared by every job)."""
+def _redis() -> Redis:
+    """One connection shared by every job of the process."""
     global _shared
     if _shared is None:
         _shared = Redis.from_url(os.environ["REDIS_URL"])
+    return _shared
+
+
+async def mark(job: pace.Job) -> None:
+    """Add the job's id to ``test:done`` (on one connection shared by every job)."""
     await asyncio.sleep(0.001)
-    await _shared.sadd(DONE, job.id or "")
+    await _redis().sadd(DONE, job.id or "")
+
+
+STAMPS = "test:stamps"
+"""List of the times (``time.time()``) the ``stamp`` jobs started."""
+
+
+async def stamp(job: pace.Job) -> None:
+    """Push the time the job started onto ``test:stamps``."""
+    started = time.time()
+    await _redis().rpush(STAMPS, repr(started))
+
+
+BEGUN = "test:begun"
+"""Hash of ``<job id>:<pid>`` to the time a ``span`` job started, in that process."""
+SPANS = "test:spans"
+"""List of ``[job id, pid, start, end]`` JSON of the ``span`` jobs that ran to the end."""
+
+
+async def span(job: pace.Job) -> None:
+    """Args ``[seconds]``: record the start in ``test:begun``, sleep, push the run's span onto
+    ``test:spans``."""
+    started, pid = time.time(), os.getpid()
+    await _redis().hset(BEGUN, f"{job.id}:{pid}", repr(started))
+    await asyncio.sleep(job.args[0])
+    await _redis().rpush(SPANS, json.dumps([job.id, pid, started, time.time()]))
 
 
 async def to_file(job: pace.Job) -> None:

@@ -4,11 +4,15 @@
 -- jobs are settled; a job settled while others of its fetch still run is marked in the lane's
 -- settled set (its fetch's number * 65536 + its index in the list).
 
--- Mark one job of the fetch list `list` settled: true the first time; false if it was settled
--- before (a call retried after a lost reply) or its list is gone (another worker recovered
--- it): then nothing else may change.
-local function take(settled, list, member)
-  return redis.call('EXISTS', list) == 1 and redis.call('SADD', settled, member) == 1
+-- Mark one job of the fetch list `list` settled (its slot goes back): true the first time;
+-- false if it was settled before (a call retried after a lost reply) or its list is gone
+-- (another worker recovered it): then nothing else may change.
+local function take(settled, list, member, limit)
+  if redis.call('EXISTS', list) == 0 or redis.call('SADD', settled, member) == 0 then
+    return false
+  end
+  free(limit, list)
+  return true
 end
 
 -- A settled job that had been recovered from dead workers (its payload's sha1, '' if never)
