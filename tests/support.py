@@ -7,8 +7,14 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 import pace
 from pace.worker.inflight import InFlight, Member, Ref
+
+on_both = pytest.mark.parametrize("redis_url", ["single", "cluster"], indirect=True)
+"""Run a test on the session's Redis and again on its 3-master cluster (``conftest.py``): the
+``redis``, ``client``, ``start`` and ``cli_env`` fixtures follow."""
 
 Starter = Callable[..., Awaitable[pace.Worker]]
 """The ``start`` fixture: ``await start(queues, handler, **worker_settings)``."""
