@@ -16,6 +16,9 @@ on_both = pytest.mark.parametrize("redis_url", ["single", "cluster"], indirect=T
 """Run a test on the session's Redis and again on its 3-master cluster (``conftest.py``): the
 ``redis``, ``client``, ``start`` and ``cli_env`` fixtures follow."""
 
+on_cluster = pytest.mark.parametrize("redis_url", ["cluster"], indirect=True)
+"""Run a test on the session's 3-master cluster only."""
+
 Starter = Callable[..., Awaitable[pace.Worker]]
 """The ``start`` fixture: ``await start(queues, handler, **worker_settings)``."""
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from redis.asyncio import RedisCluster
+from redis.asyncio import Redis, RedisCluster
 
 import pace
 from pace.embedded import EmbeddedCluster
 from pace.errors import RedisUnavailable
+from pace.keys import Keys
+from pace.worker.inflight import InFlight
+from pace.worker.schedule import move_due
+from tests.support import Starter, on_both, on_cluster, raw_of, wait_for
+
+KEYS = Keys()
 
 
 async def test_the_embedded_cluster_has_three_masters_sharing_every_slot(
@@ -31,3 +37,53 @@ async def test_a_cluster_url_that_nothing_answers_is_redis_unavailable() -> None
     with pytest.raises(RedisUnavailable, match=r"127\.0\.0\.1:1"):
         await pace.connect("redis+cluster://127.0.0.1:1")
 
+
+
+@on_cluster
+async def test_due_jobs_move_to_queues_on_every_node_under_one_lease(redis: Redis) -> None:
+    queues = [f"q{i}" for i in range(6)]
+    await redis.zadd(KEYS.schedule, {f"{q}:{{\"class\":\"J\",\"args\":[]}}": 1.0 for q in queues})
+    await redis.set(KEYS.schedule_mover, "another worker's token")
+    assert await move_due(redis, KEYS) == 0  # another worker is moving them
+    assert await redis.zcard(KEYS.schedule) == 6
+    await redis.delete(KEYS.schedule_mover)  # its lease ran out
+    assert await move_due(redis, KEYS, batch=4) == 6
+    assert [await redis.llen(KEYS.queue(q)) for q in queues] == [1] * 6
+    assert await redis.smembers(KEYS.queues) == {q.encode() for q in queues}
+    assert await redis.zcard(KEYS.schedule) == 0
+    assert not await redis.exists(KEYS.schedule_mover)
+
+
+@on_cluster
+async def test_a_worker_drains_queues_on_every_node_highest_priority_first(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    queues = [f"q{i}" for i in range(6)]
+    assert len({redis.get_node_from_key(KEYS.queue(q)).name for q in queues}) == 3
+    for q in queues:
+        await client.enqueue_many(q, "Job", [[q, i] for i in range(20)])
+    ran: list[str] = []
+
+    async def handler(job: pace.Job) -> None:
+        ran.append(job.args[0])
+
+    await start(queues, handler, concurrency=1, burst=True)
+    await wait_for(lambda: len(ran) == 120)
+    assert ran == sorted(ran)  # q0's jobs first, then q1's ...
+    assert [await redis.llen(KEYS.queue(q)) for q in queues] == [0] * 6
+    assert int(await redis.get(KEYS.stat("processed")) or 0) == 120
+
+
+@on_both
+async def test_a_node_that_lost_its_scripts_gets_them_again_and_counts_once(
+    client: pace.Client, redis: Redis
+) -> None:
+    for q in ("q0", "q1", "q2"):
+        await client.enqueue_many(q, "Job", [[1], [2]])
+    inflight = InFlight(redis, KEYS, "host:1:q0,q1,q2")
+    first = await inflight.exchange([], {"q0": 1, "q1": 1, "q2": 1})
+    await redis.script_flush()  # every node restarted or failed over: its scripts are gone
+    second = await inflight.exchange([(ref, None) for ref in first], {"q0": 1, "q1": 1, "q2": 1})
+    assert len({raw_of(ref) for ref in first + second}) == 6  # every job, none twice
+    assert [await redis.llen(KEYS.queue(q)) for q in ("q0", "q1", "q2")] == [0, 0, 0]
+    assert int(await redis.get(KEYS.stat("processed")) or 0) == 3

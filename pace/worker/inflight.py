@@ -112,13 +112,14 @@ class Exchange:
     """One round trip of the hot path, prepared once (:meth:`InFlight.prepare`) and sent until
     it gets through (:meth:`InFlight.send`)."""
 
-    __slots__ = ("count", "lanes", "now", "sent", "settled")
+    __slots__ = ("count", "counted", "lanes", "now", "sent", "settled")
 
     def __init__(self) -> None:
         self.lanes: dict[Lane, _LaneOps] = {}
         self.now: dict[Take, int] = {}  # successes of jobs of no batch, by fetch
         self.count = 0  # successes
         self.sent = False
+        self.counted = False  # its successes are counted as processed (a send half ran)
         self.settled = 0
         """Jobs the last send settled (none twice: not those a lost reply had settled)."""
 
@@ -215,26 +216,36 @@ class InFlight:
         ``raws``). Sent again after an error (a lost
         reply), it changes no job's state twice and takes no job twice (the fetch it may have
         made is read back, not repeated); its successes are then counted as processed by
-        what it settled itself, so none is counted twice either."""
+        what it settled itself, so none is counted twice either. A node that lost its scripts
+        gets them again (the exchange is then sent again, nothing done twice)."""
         again = exchange.sent
+        scripts: list[int] = []  # where the scripts' replies are
         async with self.redis.pipeline(transaction=False) as pipe:
             for ops in exchange.lanes.values():
                 if ops.batched:
+                    scripts.append(len(pipe))
                     self._ack_batched(pipe, ops)
+                scripts.append(len(pipe))
                 self._fetch(pipe, ops, exchange.now, fetch=not again)
                 if ops.take is not None:
                     pipe.lrange(ops.take.key, 0, -1)
                     if again:  # the fetch is not repeated: is any job recovered?
                         pipe.exists(ops.lane.deliveries)
-            if exchange.count and not again:
+            counting = bool(exchange.count) and not again and not exchange.counted
+            if counting:
                 self._processed(pipe, exchange.count)
             exchange.sent = True
-            try:
-                replies = iter(await pipe.execute())
-            except NoScriptError:  # Redis restarted: no script of the pipeline ran
-                await self._load()
-                exchange.sent = again
-                return await self.send(exchange)
+            results = await pipe.execute(raise_on_error=False)
+        if any(isinstance(result, NoScriptError) for result in results):
+            # a node lost its scripts (a restart, a failover); the rest of the pipeline ran
+            await self._load()
+            exchange.counted |= counting and not isinstance(results[-1], Exception)
+            exchange.sent = again or any(not isinstance(results[i], Exception) for i in scripts)
+            return await self.send(exchange)
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        replies = iter(results)
         taken: list[Ref] = []
         suspect: list[Take] = []
         exchange.settled = 0
@@ -251,7 +262,7 @@ class InFlight:
                 taken += [(take, i) for i in range(take.open)]
                 if take.raws and recovered:
                     suspect.append(take)
-        if again and exchange.settled:
+        if again and exchange.settled and not exchange.counted:
             async with self.redis.pipeline(transaction=False) as pipe:
                 self._processed(pipe, exchange.settled)
                 await pipe.execute()
@@ -275,9 +286,9 @@ class InFlight:
             lists.append(take.key)
             args += [take.member(index), take.sha(index), *member]
         k = self.keys
-        pipe.evalsha(
-            _ACK.sha, 5 + len(lists), k.queues, k.schedule, k.batches, ops.lane.settled,
-            ops.lane.deliveries, *lists, k.batch_prefix, k.queue(""), *args,
+        pipe.execute_command(  # a cluster pipeline routes EVALSHA by its keys, as sent this way
+            "EVALSHA", _ACK.sha, 5 + len(lists), k.queues, k.schedule, k.batches,
+            ops.lane.settled, ops.lane.deliveries, *lists, k.batch_prefix, k.queue(""), *args,
         )  # fmt: skip
 
     def _fetch(self, pipe: Any, ops: _LaneOps, now: dict[Take, int], fetch: bool) -> None:
@@ -285,9 +296,9 @@ class InFlight:
         others' settled jobs are marked, then the fetch (if ``fetch``)."""
         lane, take, gone = ops.lane, ops.take, ops.gone
         unmarks = [member for t in gone for member in t.settled]
-        pipe.evalsha(
-            _FETCH.sha, 5 + len(gone), lane.queue, lane.key, lane.settled, lane.deliveries,
-            lane.key if take is None else take.key, *(t.key for t in gone),
+        pipe.execute_command(
+            "EVALSHA", _FETCH.sha, 5 + len(gone), lane.queue, lane.key, lane.settled,
+            lane.deliveries, lane.key if take is None else take.key, *(t.key for t in gone),
             ops.want if fetch else 0, 0 if take is None else take.number, len(gone),
             len(ops.marks), len(unmarks), *(t.number for t in gone),
             *(now.get(t, 0) for t in gone), *ops.marks, *unmarks, *ops.shas,
