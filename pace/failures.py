@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import builtins
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -23,12 +24,17 @@ from redis.asyncio import Redis
 
 from pace import checks
 from pace.client import Client
+from pace.connection import is_cluster
 from pace.errors import CannotRequeue, ConfigError, NoSuchFailure, PaceError
+from pace.keys import Keys
 from pace.lua import script
 from pace.queues import check_queue_name
 from pace.wire import BATCH_FIELD, ID_FIELD, STAGE_FIELD, encode, failed_at, loads, utcnow
 
-__all__ = ["Failure", "Failures", "PlannedRequeue", "RequeueSummary", "failure_of", "requeue_plan"]
+__all__ = [
+    "Failure", "Failures", "PlannedRequeue", "RequeueSummary", "enqueue_apart", "failure_of",
+    "requeue_plan",
+]  # fmt: skip
 
 _REQUEUE = script("failures_requeue")
 _REMOVE = script("failures_remove")
@@ -270,12 +276,23 @@ class Failures:
         args: list[Any] = []
         for update in updates:
             args += [update.position, update.expected, update.record, update.queue, update.job]
-        conflicts = await _REQUEUE(
-            redis,
-            keys=[self._key, keys.queues, *(keys.queue(update.queue) for update in updates)],
-            args=args,
-        )
-        return [int(position) for position in conflicts]
+        apart = is_cluster(redis)  # the queues live in other slots than the failed list
+        queues = [] if apart else [keys.queues, *(keys.queue(update.queue) for update in updates)]
+        conflicts = {int(p) for p in await _REQUEUE(redis, keys=[self._key, *queues], args=args)}
+        if apart:
+            await enqueue_apart(redis, keys, [u for u in updates if u.position not in conflicts])
+        return sorted(conflicts)
+
+
+async def enqueue_apart(redis: Redis, keys: Keys, updates: Sequence[PlannedRequeue]) -> None:
+    """On a Redis Cluster, enqueue the jobs of records a script has marked requeued. A client
+    that dies in between leaves a job in its record (shown as retried), not in its queue."""
+    if updates:
+        async with redis.pipeline(transaction=False) as pipe:
+            for update in updates:
+                pipe.sadd(keys.queues, update.queue)
+                pipe.rpush(keys.queue(update.queue), update.job)
+            await pipe.execute()
 
 
 @dataclass(frozen=True, slots=True)
