@@ -7,7 +7,7 @@ from redis.asyncio import Redis, RedisCluster
 
 import pace
 from pace.embedded import EmbeddedCluster
-from pace.errors import RedisUnavailable
+from pace.errors import ConfigError, RedisUnavailable
 from pace.keys import Keys
 from pace.worker.inflight import InFlight
 from pace.worker.schedule import move_due
@@ -87,3 +87,11 @@ async def test_a_node_that_lost_its_scripts_gets_them_again_and_counts_once(
     assert len({raw_of(ref) for ref in first + second}) == 6  # every job, none twice
     assert [await redis.llen(KEYS.queue(q)) for q in ("q0", "q1", "q2")] == [0, 0, 0]
     assert int(await redis.get(KEYS.stat("processed")) or 0) == 3
+
+
+@on_cluster
+async def test_workflows_on_a_cluster_are_refused_with_a_clear_error(client: pace.Client) -> None:
+    with pytest.raises(ConfigError, match="do not run on a Redis Cluster yet"):
+        await pace.MultiStepTask.create("task", client=client)
+    with pytest.raises(ConfigError, match="do not run on a Redis Cluster yet"):
+        await pace.StagedGroup.within_a_grouping("group", client=client)

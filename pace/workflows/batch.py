@@ -39,7 +39,7 @@ from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 
-from pace.connection import text
+from pace.connection import is_cluster, text
 from pace.errors import ConfigError, NoSuchBatch, PaceError, StageComplete
 from pace.keys import Keys
 from pace.lua import script
@@ -107,6 +107,11 @@ class Batch:
         self.missing = missing
 
     async def _run(self, name: str, *args: Any) -> Any:
+        if is_cluster(self.redis):  # its scripts touch the queues, the schedule and the index
+            raise ConfigError(
+                "multi-step tasks and staged groups do not run on a Redis Cluster yet: "
+                "use a single Redis (a redis:// URL) for them"
+            )
         k = self.keys
         return await script(f"batch_{name}")(
             self.redis,
