@@ -20,7 +20,7 @@ from pace.lua import script
 from pace.queues import check_queue_name
 from pace.wire import entry_of, new_job
 
-__all__ = ["Client", "Info", "enqueue"]
+__all__ = ["Client", "Info", "enqueue", "push"]
 
 _SCHEDULE_IN = script("schedule_in")
 
@@ -187,3 +187,15 @@ async def enqueue(
     """
     async with Client(redis_url, namespace=namespace) as client:
         return await client.enqueue(queue, class_name, *args)
+
+
+async def push(redis: Redis, keys: Keys, entries: Iterable[tuple[str, bytes]]) -> None:
+    """Push raw jobs, ``(queue, payload)``, to the tail of their queues as Resque enqueues
+    (``SADD resque:queues`` + ``RPUSH``), in one pipelined round trip. On a Redis Cluster this
+    is how jobs leave the schedule and failure records: no script can reach the queues there.
+    """
+    async with redis.pipeline(transaction=False) as pipe:
+        for queue, payload in entries:
+            pipe.sadd(keys.queues, queue)
+            pipe.rpush(keys.queue(queue), payload)
+        await pipe.execute()

@@ -31,7 +31,7 @@ from pace.errors import ConfigError, RedisUnavailable
 
 __all__ = [
     "DEFAULT_REDIS_URL", "TIMEOUTS", "Opened", "connect", "is_cluster", "redact", "resolve_url",
-    "text",
+    "scan_some", "text",
 ]  # fmt: skip
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -101,6 +101,26 @@ async def connect(url: str | None = None) -> Redis:
 def is_cluster(redis: Redis) -> bool:
     """True if ``redis`` is a Redis Cluster client (:func:`connect` of a ``+cluster`` URL)."""
     return isinstance(redis, RedisCluster)
+
+
+async def scan_some(
+    redis: Redis, match: str, *, rounds: int, type_: str | None = None
+) -> tuple[list[bytes], bool]:
+    """Keys matching ``match`` (of type ``type_``) found by at most ``rounds`` ``SCAN`` calls
+    of 1000 (on a cluster, as many on each master), and True if every key was seen."""
+    found: list[bytes] = []
+    complete = True
+    for node in redis.get_primaries() if is_cluster(redis) else [None]:  # type: ignore[attr-defined]
+        where = {} if node is None else {"target_nodes": node}
+        cursor: Any = 0
+        for _round in range(rounds):
+            cursor, keys = await redis.scan(cursor, match=match, count=1000, _type=type_, **where)
+            cursor = cursor if node is None else cursor[node.name]
+            found += cast("list[bytes]", keys)
+            if not cursor:
+                break
+        complete = complete and not cursor
+    return found, complete
 
 
 def text(value: bytes | str) -> str:

@@ -16,24 +16,21 @@ from __future__ import annotations
 
 import builtins
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
 
 from pace import checks
-from pace.client import Client
+from pace.client import Client, push
 from pace.connection import is_cluster
 from pace.errors import CannotRequeue, ConfigError, NoSuchFailure, PaceError
-from pace.keys import Keys
 from pace.lua import script
 from pace.queues import check_queue_name
 from pace.wire import BATCH_FIELD, ID_FIELD, STAGE_FIELD, encode, failed_at, loads, utcnow
 
 __all__ = [
-    "Failure", "Failures", "PlannedRequeue", "RequeueSummary", "enqueue_apart", "failure_of",
-    "requeue_plan",
+    "Failure", "Failures", "PlannedRequeue", "RequeueSummary", "failure_of", "requeue_plan",
 ]  # fmt: skip
 
 _REQUEUE = script("failures_requeue")
@@ -279,20 +276,10 @@ class Failures:
         apart = is_cluster(redis)  # the queues live in other slots than the failed list
         queues = [] if apart else [keys.queues, *(keys.queue(update.queue) for update in updates)]
         conflicts = {int(p) for p in await _REQUEUE(redis, keys=[self._key, *queues], args=args)}
-        if apart:
-            await enqueue_apart(redis, keys, [u for u in updates if u.position not in conflicts])
+        if apart:  # a client dying now leaves the jobs in their records, shown retried
+            marked = [u for u in updates if u.position not in conflicts]
+            await push(redis, keys, [(update.queue, update.job) for update in marked])
         return sorted(conflicts)
-
-
-async def enqueue_apart(redis: Redis, keys: Keys, updates: Sequence[PlannedRequeue]) -> None:
-    """On a Redis Cluster, enqueue the jobs of records a script has marked requeued. A client
-    that dies in between leaves a job in its record (shown as retried), not in its queue."""
-    if updates:
-        async with redis.pipeline(transaction=False) as pipe:
-            for update in updates:
-                pipe.sadd(keys.queues, update.queue)
-                pipe.rpush(keys.queue(update.queue), update.job)
-            await pipe.execute()
 
 
 @dataclass(frozen=True, slots=True)

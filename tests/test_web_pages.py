@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 import pace
 from pace.progress import RedisStore
-from tests.support import Starter, wait_for
+from tests.support import Starter, on_both, wait_for
 from tests.web_support import (
     XSS,
     Client,
@@ -73,6 +73,7 @@ async def test_resque_pause_all_is_shown(http: Client, redis: Redis) -> None:
     assert "pause-all-workers" in await (await http.get("/")).text()
 
 
+@on_both
 async def test_a_queue_is_paged_oldest_first(http: Client, client: pace.Client) -> None:
     await client.enqueue_many("q", "Job", [[i] for i in range(120)])
     data = await (await http.get("/api/queues/q?start=100&count=50")).json()
@@ -248,6 +249,7 @@ async def test_progress_of_a_scope(http: Client, redis: Redis) -> None:
     assert (jump.status, jump.headers["Location"]) == (303, "/progress/user:3421")
 
 
+@on_both
 async def test_scope_discovery_skips_hashes_that_are_not_progress(
     http: Client, redis: Redis
 ) -> None:

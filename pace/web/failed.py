@@ -20,9 +20,10 @@ from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 
+from pace.client import push
 from pace.connection import is_cluster
 from pace.errors import CannotRequeue
-from pace.failures import Failure, enqueue_apart, failure_of, requeue_plan
+from pace.failures import Failure, failure_of, requeue_plan
 from pace.keys import Keys
 from pace.lua import script
 from pace.web.context import WebError
@@ -226,7 +227,7 @@ async def retry(
             outcomes[target] = _OUTCOMES[int(code)]
         if apart:
             retried = [u for (_t, (_f, u)), code in zip(planned, codes, strict=True) if code == 1]
-            await enqueue_apart(redis, keys, retried)
+            await push(redis, keys, [(update.queue, update.job) for update in retried])
     if strict and len(targets) == 1:
         (outcome,) = outcomes.values()
         if outcome not in _OUTCOMES.values():

@@ -17,9 +17,11 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from pace.connection import is_cluster, text
+from pace.client import push
+from pace.connection import is_cluster
 from pace.keys import Keys
 from pace.lua import script
+from pace.wire import split_entry
 
 __all__ = ["LEASE", "move_due"]
 
@@ -62,12 +64,7 @@ async def _move_apart(redis: Redis, keys: Keys, batch: int) -> int:
             )
             if not due:
                 return moved
-            async with redis.pipeline(transaction=False) as pipe:
-                for entry in due:
-                    queue, _, payload = entry.partition(b":")
-                    pipe.rpush(keys.queue(text(queue)), payload)
-                    pipe.sadd(keys.queues, queue)
-                await pipe.execute()
+            await push(redis, keys, map(split_entry, due))
             await redis.zrem(keys.schedule, *due)
             moved += len(due)
             if len(due) < batch:

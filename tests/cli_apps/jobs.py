@@ -24,7 +24,7 @@ FINISHED = "test:finished"
 
 
 async def _rpush(key: str, value: Any) -> None:
-    async with Redis.from_url(os.environ["REDIS_URL"]) as redis:
+    async with await pace.connect(os.environ["REDIS_URL"]) as redis:  # a cluster's URL too
         await redis.rpush(key, json.dumps(value))
 
 
