@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import functools
 import importlib.util
 import os
 import signal
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -172,9 +173,10 @@ class EmbeddedRedis:
 
 
 class EmbeddedCluster:
-    """A Redis Cluster of embedded servers, masters only, on 127.0.0.1 ports (free ones found
-    at start unless given), the 16,384 slots split evenly between them; for tests and trials.
-    Each node dies with its parent, as an :class:`EmbeddedRedis` does.
+    """A Redis Cluster of embedded servers on 127.0.0.1 ports (free ones found at start unless
+    given), the 16,384 slots split evenly between the masters, each master with ``replicas``
+    replicas; for tests and trials. Each node dies with its parent, as an
+    :class:`EmbeddedRedis` does.
 
     Example::
 
@@ -184,7 +186,8 @@ class EmbeddedCluster:
     Args:
         directory: each node's directory is a subdirectory (``node-<port>``).
         masters: how many masters.
-        ports: a TCP port of 127.0.0.1 for each master (default: free ports, found at start).
+        replicas: how many replicas each master has.
+        ports: a TCP port of 127.0.0.1 for each node, masters first (default: free ports).
     """
 
     SLOTS = 16384
@@ -198,10 +201,12 @@ class EmbeddedCluster:
         directory: str | os.PathLike[str],
         *,
         masters: int = 3,
+        replicas: int = 0,
         ports: Sequence[int] | None = None,
     ) -> None:
         self.directory = Path(directory)
-        self.masters = len(ports) if ports else masters
+        self.masters = masters
+        self.size = masters * (1 + replicas)
         self.ports = list(ports or ())
         self.nodes: list[EmbeddedRedis] = []
 
@@ -210,31 +215,56 @@ class EmbeddedCluster:
         """The ``redis+cluster://`` URL of the cluster (its first node: the others are found)."""
         return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
 
-    def start(self, timeout: float = 20.0) -> Self:
-        """Start the nodes, give each its share of the slots, introduce them, and wait until
-        every node says the cluster is ok; raise EmbeddedUnavailable if not."""
-        ports = self.ports or _free_ports(self.masters)
+    def start(self, timeout: float = 30.0) -> Self:
+        """Start the nodes, give each master its share of the slots, introduce them, make the
+        replicas follow their masters, and wait until every node says the cluster is ok;
+        raise EmbeddedUnavailable if not."""
+        ports = self.ports or _free_ports(self.size)
         self.nodes = [
             EmbeddedRedis(self.directory / f"node-{port}", port=port, options=self._OPTIONS)
             for port in ports
         ]
+        deadline = time.monotonic() + timeout
         try:
             sockets = [node.start().socket_path for node in self.nodes]
-            share = self.SLOTS // len(sockets)
-            for i, path in enumerate(sockets):
-                last = self.SLOTS if i == len(sockets) - 1 else (i + 1) * share
+            share = self.SLOTS // self.masters
+            for i, path in enumerate(sockets[: self.masters]):
+                last = self.SLOTS if i == self.masters - 1 else (i + 1) * share
                 _command(path, "CLUSTER", "ADDSLOTS", *range(i * share, last))
             for port in ports[1:]:
                 _command(sockets[0], "CLUSTER", "MEET", "127.0.0.1", port)
-            deadline = time.monotonic() + timeout
-            while not all(b"cluster_state:ok" in _command(p, "CLUSTER", "INFO") for p in sockets):
-                if time.monotonic() > deadline:
-                    raise EmbeddedUnavailable("the embedded cluster did not come up in time")
-                time.sleep(0.05)
+            for i, path in enumerate(sockets[self.masters :]):
+                master = _node_id(sockets[i % self.masters])
+                _until(deadline, functools.partial(_knows, path, master))
+                _command(path, "CLUSTER", "REPLICATE", master)
+            self.wait_ok(deadline)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def wait_ok(self, deadline: float) -> None:
+        """Wait until every node says the cluster is ok, knows every node and (a replica)
+        is in sync with its master."""
+        _until(deadline, lambda: all(map(self._ok, self.nodes)))
+
+    def _ok(self, node: EmbeddedRedis) -> bool:
+        path = node.socket_path
+        replication = _command(path, "INFO", "replication")
+        return (
+            b"cluster_state:ok" in _command(path, "CLUSTER", "INFO")
+            and _nodes(path).count(b"\n") >= len(self.nodes)
+            and (b"role:master" in replication or b"master_link_status:up" in replication)
+        )
+
+    def failover(self, master: int, timeout: float = 30.0) -> None:
+        """Promote the first replica of master number ``master`` (``CLUSTER FAILOVER``: the
+        master hands over once the replica has every write) and wait until it serves."""
+        replica = self.nodes[self.masters + master].socket_path
+        _command(replica, "CLUSTER", "FAILOVER")
+        deadline = time.monotonic() + timeout
+        _until(deadline, lambda: b"myself,master" in _nodes(replica))
+        self.wait_ok(deadline)
 
     def stop(self) -> None:
         """Shut every node down."""
@@ -246,6 +276,28 @@ class EmbeddedCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _until(deadline: float, condition: Callable[[], bool]) -> None:
+    while not condition():
+        if time.monotonic() > deadline:
+            raise EmbeddedUnavailable("the embedded cluster did not come up in time")
+        time.sleep(0.05)
+
+
+def _knows(path: Path, node_id: str) -> bool:
+    return node_id.encode() in _nodes(path)
+
+
+def _nodes(path: Path) -> bytes:
+    """``CLUSTER NODES`` of the node on the unix socket ``path``."""
+    return _command(path, "CLUSTER", "NODES")
+
+
+def _node_id(path: Path) -> str:
+    """The cluster id of the node on the unix socket ``path``."""
+    mine = next(line for line in _nodes(path).splitlines() if b"myself" in line)
+    return mine.split()[0].decode()
 
 
 def _free_ports(count: int) -> list[int]:
@@ -303,7 +355,8 @@ def redis_url_or_temporary() -> Iterator[str]:
 
 
 def _command(path: Path, *args: object) -> bytes:
-    """Send one command to the server on the unix socket ``path``; its reply, unparsed."""
+    """Send one command to the server on the unix socket ``path``; its reply (a bulk
+    string's text, or a status line)."""
     parts = [str(arg).encode() for arg in args]
     request = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -311,6 +364,10 @@ def _command(path: Path, *args: object) -> bytes:
         sock.connect(str(path))
         sock.sendall(request)
         reply = sock.recv(65536)
+        if reply.startswith(b"$"):
+            header, _, reply = reply.partition(b"\r\n")
+            while len(reply) < int(header[1:]) + 2:
+                reply += sock.recv(65536)
     if reply.startswith(b"-"):
         raise EmbeddedUnavailable(f"{args[0]} {args[1]} failed: {reply.decode().strip()}")
     return reply

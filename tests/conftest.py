@@ -36,6 +36,16 @@ def cluster_server() -> Iterator[EmbeddedCluster]:
         yield cluster
 
 
+@pytest.fixture(scope="session")
+def replicated_cluster() -> Iterator[EmbeddedCluster]:
+    """A Redis Cluster of 3 embedded masters with a replica each, for the failover test."""
+    with (
+        tempfile.TemporaryDirectory(prefix="pace-r-") as directory,
+        EmbeddedCluster(directory, masters=3, replicas=1) as cluster,
+    ):
+        yield cluster
+
+
 @pytest.fixture
 def redis_url(request: pytest.FixtureRequest) -> str:
     """The URL of the session's Redis (``unix://...``), or of its cluster

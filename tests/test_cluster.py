@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from redis.asyncio import Redis, RedisCluster
 
@@ -95,3 +97,35 @@ async def test_workflows_on_a_cluster_are_refused_with_a_clear_error(client: pac
         await pace.MultiStepTask.create("task", client=client)
     with pytest.raises(ConfigError, match="do not run on a Redis Cluster yet"):
         await pace.StagedGroup.within_a_grouping("group", client=client)
+
+
+async def test_a_failover_mid_run_loses_no_job(replicated_cluster: EmbeddedCluster) -> None:
+    queues = [f"q{i}" for i in range(6)]
+    async with pace.Client(redis_url=replicated_cluster.url) as client:
+        redis = await client.redis()
+        await redis.flushall()
+        ids = {
+            job_id
+            for q in queues
+            for job_id in await client.enqueue_many(q, "Job", [[i] for i in range(500)])
+        }
+        ran: set[str] = set()
+
+        async def handler(job: pace.Job) -> None:
+            await asyncio.sleep(0.001)
+            ran.add(job.id or "")
+
+        worker = pace.Worker(queues, redis_url=replicated_cluster.url, concurrency=20)
+        running = asyncio.create_task(worker.start(handler))
+        await wait_for(lambda: len(ran) >= 300, timeout=30)
+        # the master of the first slots hands over to its replica mid-run
+        await asyncio.to_thread(replicated_cluster.failover, 0)
+        assert len(ran) < len(ids), "the failover came too late to test"
+        await wait_for(lambda: ran >= ids, timeout=60)
+        await worker.stop()
+        await running
+        assert ran == ids
+        assert [await redis.llen(KEYS.queue(q)) for q in queues] == [0] * 6
+        assert not [key async for key in redis.scan_iter(match="resque:pace:inflight:*")]
+        replica = replicated_cluster.nodes[3]  # q0 and q4 now live on the promoted replica
+        assert redis.get_node_from_key(KEYS.queue("q0")).port == replica.port
