@@ -30,8 +30,8 @@ from redis.exceptions import RedisClusterException
 from pace.errors import ConfigError, RedisUnavailable
 
 __all__ = [
-    "DEFAULT_REDIS_URL", "TIMEOUTS", "Opened", "connect", "is_cluster", "redact", "resolve_url",
-    "scan_some", "text",
+    "DEFAULT_REDIS_URL", "TIMEOUTS", "Opened", "atomic", "connect", "is_cluster", "redact",
+    "resolve_url", "scan_some", "text",
 ]  # fmt: skip
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -101,6 +101,13 @@ async def connect(url: str | None = None) -> Redis:
 def is_cluster(redis: Redis) -> bool:
     """True if ``redis`` is a Redis Cluster client (:func:`connect` of a ``+cluster`` URL)."""
     return isinstance(redis, RedisCluster)
+
+
+def atomic(redis: Redis) -> bool:
+    """``transaction=`` for a pipeline meant as one ``MULTI``/``EXEC``: True on one Redis,
+    False on a cluster (where its keys may live in several slots, and redis-py before 6
+    refuses any transaction): there each command is atomic on its own."""
+    return not is_cluster(redis)
 
 
 async def scan_some(

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from pace import checks
 from pace.client import Client, push
-from pace.connection import is_cluster
+from pace.connection import atomic, is_cluster
 from pace.errors import CannotRequeue, ConfigError, NoSuchFailure, PaceError
 from pace.lua import script
 from pace.queues import check_queue_name
@@ -234,7 +234,7 @@ class Failures:
     async def clear(self) -> int:
         """Delete every failure record; return how many there were."""
         redis = await self._redis()
-        async with redis.pipeline(transaction=True) as pipe:
+        async with redis.pipeline(transaction=atomic(redis)) as pipe:
             pipe.llen(self._key)
             pipe.delete(self._key)
             count, _deleted = await pipe.execute()
@@ -256,7 +256,7 @@ class Failures:
     async def _read(self, index: int) -> tuple[int, bytes]:
         """The absolute position of ``index`` and the record there, from one snapshot."""
         redis = await self._redis()
-        async with redis.pipeline(transaction=True) as pipe:
+        async with redis.pipeline(transaction=atomic(redis)) as pipe:
             pipe.llen(self._key)
             pipe.lindex(self._key, index)
             count, raw = await pipe.execute()

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pace.connection import atomic
 from pace.control import Pauses
 from pace.web import reads
 from pace.web.context import (
@@ -207,7 +208,7 @@ async def clear_queue(request: web.Request) -> web.Response:
     body = await fields(request, frozenset())
     if not await redis(request).sismember(keys(request).queues, name):
         raise WebError(404, f"no queue named {name!r}")
-    async with redis(request).pipeline(transaction=True) as pipe:
+    async with redis(request).pipeline(transaction=atomic(redis(request))) as pipe:
         pipe.llen(keys(request).queue(name))
         pipe.delete(keys(request).queue(name))
         cleared, _deleted = await pipe.execute()

@@ -21,7 +21,7 @@ from typing import Any, Literal, cast
 from redis.asyncio import Redis
 
 from pace.client import push
-from pace.connection import is_cluster
+from pace.connection import atomic, is_cluster
 from pace.errors import CannotRequeue
 from pace.failures import Failure, failure_of, requeue_plan
 from pace.keys import Keys
@@ -185,7 +185,7 @@ def _raise_for(target: Target, outcome: Outcome) -> None:
 
 
 async def _read(redis: Redis, keys: Keys, targets: list[Target]) -> list[bytes | None]:
-    async with redis.pipeline(transaction=True) as pipe:  # one key: one slot on a cluster too
+    async with redis.pipeline(transaction=atomic(redis)) as pipe:
         for target in targets:
             pipe.lindex(keys.failed, target.index)
         return cast("list[bytes | None]", await pipe.execute())

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from pace.client import Client, Info
-from pace.connection import is_cluster, scan_some, text
+from pace.connection import atomic, scan_some, text
 from pace.control import Pause, read_pauses
 from pace.errors import ConfigError
 from pace.keys import Keys
@@ -152,7 +152,7 @@ async def queue(redis: Redis, keys: Keys, name: str, start: int, count: int) -> 
         WebError: 404, no such queue.
     """
     check_queue_name(name)
-    async with redis.pipeline(transaction=not is_cluster(redis)) as pipe:  # keys in 2 slots
+    async with redis.pipeline(transaction=atomic(redis)) as pipe:
         pipe.sismember(keys.queues, name)
         pipe.llen(keys.queue(name))
         pipe.lrange(keys.queue(name), start, start + count - 1)

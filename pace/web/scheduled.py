@@ -20,7 +20,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from pace.client import push
-from pace.connection import is_cluster
+from pace.connection import atomic, is_cluster
 from pace.keys import Keys
 from pace.lua import script
 from pace.web.api import done, fields, json_response
@@ -79,7 +79,7 @@ def _entry(member: bytes, due: float, now: float) -> dict[str, Any]:
 
 async def listing(redis: Redis, keys: Keys, start: int, count: int) -> dict[str, Any]:
     """A page of the schedule, soonest first."""
-    async with redis.pipeline(transaction=True) as pipe:
+    async with redis.pipeline(transaction=atomic(redis)) as pipe:
         pipe.zcard(keys.schedule)
         pipe.zrange(keys.schedule, start, start + count - 1, withscores=True)
         total, members = await pipe.execute()

@@ -39,7 +39,7 @@ from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 
-from pace.connection import is_cluster, text
+from pace.connection import atomic, is_cluster, text
 from pace.errors import ConfigError, NoSuchBatch, PaceError, StageComplete
 from pace.keys import Keys
 from pace.lua import script
@@ -238,7 +238,7 @@ class Batch:
             if not await self.exists():
                 raise self.missing(self.batch_id)
             return []
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=atomic(self.redis)) as pipe:
             pipe.hmget(key(self.batch_id, "info"), ids)
             pipe.hmget(key(self.batch_id, "jobs"), ids)
             pipe.hmget(key(self.batch_id, "messages"), ids)
@@ -252,7 +252,7 @@ class Batch:
     async def job(self, job_id: str) -> BatchJob | None:
         """One job of the batch by id; ``None`` if the batch has no such job."""
         key = self.keys.batch
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=atomic(self.redis)) as pipe:
             pipe.hget(key(self.batch_id, "info"), job_id)
             pipe.hget(key(self.batch_id, "jobs"), job_id)
             pipe.hget(key(self.batch_id, "messages"), job_id)
