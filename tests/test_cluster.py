@@ -13,6 +13,8 @@ from pace.errors import ConfigError, RedisUnavailable
 from pace.keys import Keys
 from pace.worker.inflight import InFlight
 from pace.worker.schedule import move_due
+from pace.workflows.batch import Batch
+from pace.workflows.model import NewJob
 from tests.support import Starter, on_both, on_cluster, raw_of, wait_for
 
 KEYS = Keys()
@@ -92,11 +94,15 @@ async def test_a_node_that_lost_its_scripts_gets_them_again_and_counts_once(
 
 
 @on_cluster
-async def test_workflows_on_a_cluster_are_refused_with_a_clear_error(client: pace.Client) -> None:
-    with pytest.raises(ConfigError, match="do not run on a Redis Cluster yet"):
-        await pace.MultiStepTask.create("task", client=client)
-    with pytest.raises(ConfigError, match="do not run on a Redis Cluster yet"):
+async def test_a_staged_groups_queue_needs_a_hash_tag_on_a_cluster(
+    client: pace.Client, redis: Redis
+) -> None:
+    with pytest.raises(ConfigError, match=r"needs a hash tag, like '\{stages\}'"):
         await pace.StagedGroup.within_a_grouping("group", client=client)
+    group = await pace.StagedGroup.within_a_grouping("group", queue="{q}", client=client)
+    assert group.group_id.endswith("{q}")
+    with pytest.raises(ConfigError, match="in its slot"):
+        await Batch(redis, KEYS, group.group_id).add(1, [NewJob("Job", [], "elsewhere")])
 
 
 async def test_a_failover_mid_run_loses_no_job(replicated_cluster: EmbeddedCluster) -> None:

@@ -14,7 +14,7 @@ import pace
 from pace.keys import Keys
 from pace.queues import QueueSelector, check_queue_name
 from pace.workflows.batch import Batch
-from tests.support import Starter, noop, wait_for
+from tests.support import Starter, noop, on_both, wait_for
 from tests.test_batch import batch_keys
 from tests.test_examples import run_example
 
@@ -41,6 +41,7 @@ def gone(redis: Redis, task: pace.MultiStepTask) -> Any:
     return condition
 
 
+@on_both
 async def test_finalization_runs_once_in_order_after_50_jobs_finish_together(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -81,6 +82,7 @@ async def test_finalization_runs_once_in_order_after_50_jobs_finish_together(
         await pace.MultiStepTask.find(task.task_id, client=client)
 
 
+@on_both
 async def test_a_failed_job_holds_finalization_until_requeued_and_successful(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:

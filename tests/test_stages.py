@@ -69,8 +69,11 @@ async def test_stages_run_strictly_in_order_with_many_workers_racing(
     assert all(b":pace:worker" in key or key == b"resque:pace:workers" for key in keys), keys
 
 
+@pytest.mark.parametrize(
+    ("redis_url", "queue"), [("single", "stages"), ("cluster", "{stages}")], indirect=["redis_url"]
+)
 async def test_a_retrying_job_holds_its_stage(
-    client: pace.Client, redis: Redis, start: Starter
+    client: pace.Client, redis: Redis, start: Starter, queue: str
 ) -> None:
     events: list[tuple[str, float]] = []
 
@@ -82,14 +85,12 @@ async def test_a_retrying_job_holds_its_stage(
     async def later(job: pace.Job) -> None:
         events.append(("later", time.monotonic()))
 
-    async with pace.StagedGroup.within_a_grouping(client=client) as group:
+    async with pace.StagedGroup.within_a_grouping(queue=queue, client=client) as group:
         await group.stage(1).enqueue("Flaky")
         await group.stage(1).enqueue("Quick")
         await group.stage(2).enqueue("Later")
     policy = RetryPolicy(attempts=2, backoff=0.8, jitter=0)
-    await start(
-        ["stages"], {"Flaky": flaky, "Quick": noop, "Later": later}, retry={"Flaky": policy}
-    )
+    await start([queue], {"Flaky": flaky, "Quick": noop, "Later": later}, retry={"Flaky": policy})
 
     async def retrying() -> bool:
         return await statuses(group.stage(1)) == ["pending_re_run", "successful"]

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from pace.connection import text
+from pace.client import write_out
+from pace.connection import is_cluster, text
 from pace.keys import Keys
 from pace.lua import script
 
@@ -140,7 +141,7 @@ class InFlight:
         await inflight.exchange([(ref, None) for ref in taken], {})  # they succeeded
     """
 
-    __slots__ = ("_lanes", "_loaded", "_next", "keys", "redis", "worker_id")
+    __slots__ = ("_apart", "_lanes", "_loaded", "_next", "keys", "redis", "worker_id")
 
     def __init__(self, redis: Redis, keys: Keys, worker_id: str) -> None:
         self.redis = redis
@@ -149,6 +150,7 @@ class InFlight:
         self._lanes: dict[str, Lane] = {}
         self._next = 0  # the last fetch's number (never reused: a lost reply took it)
         self._loaded = False
+        self._apart = is_cluster(redis)  # batch scripts leave their writes in the outbox
 
     async def _lane(self, name: str) -> Lane:
         """The lane of queue ``name``, recorded in the worker's set before its first fetch
@@ -262,6 +264,10 @@ class InFlight:
                 taken += [(take, i) for i in range(take.open)]
                 if take.raws and recovered:
                     suspect.append(take)
+        if self._apart:  # what the batch acks left in their lanes' outboxes
+            for ops in exchange.lanes.values():
+                if ops.batched:
+                    await self._write_out([], ops.lane, self.worker_id)
         if again and exchange.settled and not exchange.counted:
             async with self.redis.pipeline(transaction=False) as pipe:
                 self._processed(pipe, exchange.settled)
@@ -287,8 +293,8 @@ class InFlight:
             args += [take.member(index), take.sha(index), *member]
         k = self.keys
         pipe.execute_command(  # a cluster pipeline routes EVALSHA by its keys, as sent this way
-            "EVALSHA", _ACK.sha, 5 + len(lists), k.queues, k.schedule, k.batches,
-            ops.lane.settled, ops.lane.deliveries, *lists, k.batch_prefix, k.queue(""), *args,
+            "EVALSHA", _ACK.sha, 5 + len(lists), *self._shared(ops.lane), ops.lane.settled,
+            ops.lane.deliveries, *lists, k.batch_prefix, k.queue(""), *args,
         )  # fmt: skip
 
     def _fetch(self, pipe: Any, ops: _LaneOps, now: dict[Take, int], fetch: bool) -> None:
@@ -317,11 +323,17 @@ class InFlight:
 
     # -- one job at a time: failures, retries, batch starts, requeues ---------------------
 
+    def _shared(self, lane: Lane) -> list[str]:
+        """The batch library's first three keys (lua/lib/batch.lua): Resque's queues set,
+        the schedule and the batch index; on a cluster, the lane's outbox three times."""
+        k = self.keys
+        return [lane.outbox] * 3 if self._apart else [k.queues, k.schedule, k.batches]
+
     def _one(self, ref: Ref, member: Member | None) -> tuple[list[str], list[Any]]:
         """Keys and first arguments of fail.lua and retry.lua for one job."""
         take, index = ref
         lane, keys = take.lane, self.keys
-        first = [keys.queues, keys.schedule, keys.batches] if member else [lane.key] * 3
+        first = self._shared(lane) if member else [lane.key] * 3
         return (
             [*first, lane.settled, lane.deliveries, take.key, lane.outbox],
             [keys.batch_prefix, keys.queue(""), take.member(index), take.sha(index)],
@@ -366,32 +378,23 @@ class InFlight:
         await self._write_out([item], ref[0].lane, self.worker_id)
 
     async def _write_out(self, items: list[bytes], lane: Lane, worker_id: str | None) -> None:
-        """Write outbox items where they belong (a failure record to ``resque:failed`` with
-        its counts, a retry to the schedule), then drop them from the outbox. A failure's
-        per-worker counts are skipped when ``worker_id`` is None (a dead worker's)."""
-        k = self.keys
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item in items:
-                if item[:1] == b"f":
-                    pipe.rpush(k.failed, item[1:])
-                    for name in ("failed", "processed"):
-                        pipe.incr(k.stat(name))
-                        if worker_id is not None:
-                            pipe.incr(k.stat(name, worker_id))
-                else:
-                    due, _, entry = item[1:].partition(b"|")
-                    pipe.zadd(k.schedule, {entry: float(due)})
-                pipe.lrem(lane.outbox, 1, item)  # type: ignore[arg-type]
-            await pipe.execute()
+        """Write outbox items where they belong (:func:`pace.client.write_out`); a failure's
+        per-worker counts are skipped when ``worker_id`` is None (a dead worker's). On a
+        cluster also what batch scripts left in the lane's outbox (failure records excepted:
+        each is written by whoever settled its job, once)."""
+        if self._apart:
+            left = cast("list[bytes]", await self.redis.lrange(lane.outbox, 0, -1))
+            items = [*items, *(i for i in left if i[:1] != b"f" and i not in items)]
+        if items:
+            await write_out(self.redis, self.keys, lane.outbox, items, worker_id)
 
     async def running(self, member: Member) -> None:
         """Mark a batch job running (a failed one requeued stops counting as failed)."""
         k = self.keys
-        await _RUNNING(
-            self.redis,
-            keys=[k.queues, k.schedule, k.batches],
-            args=[k.batch_prefix, k.queue(""), *member],
-        )
+        shared = [k.queues, k.schedule, k.batches]  # it writes none of them: on a cluster,
+        if self._apart:  # any key of the batch's slot will do
+            shared = [k.batch(member[0], "outbox")] * 3
+        await _RUNNING(self.redis, keys=shared, args=[k.batch_prefix, k.queue(""), *member])
 
     async def requeue(self, refs: Sequence[Ref]) -> int:
         """Put jobs back at the head of their queues, in the order given (the order taken)."""
