@@ -77,7 +77,8 @@ class StagedGroup(BatchHandle):
     Args:
         group_id: the group's id.
         queue: its jobs' queue; ``None`` (a handle on an existing group): the one stored with
-            the group, read on first use.
+            the group, read on first use. On a Redis Cluster its name needs a hash tag
+            (``"{stages}"``): the group's keys go to that queue's slot.
         client: a :class:`pace.Client` whose connection and namespace to use (left open);
             else the group opens its own connection (``redis_url``, ``namespace``) and closes it
             in :meth:`aclose` or at the end of ``async with``.
