@@ -16,6 +16,12 @@ on_both = pytest.mark.parametrize("redis_url", ["single", "cluster"], indirect=T
 """Run a test on the session's Redis and again on its 3-master cluster (``conftest.py``): the
 ``redis``, ``client``, ``start`` and ``cli_env`` fixtures follow."""
 
+on_both_queues = pytest.mark.parametrize(
+    ("redis_url", "queue"), [("single", "stages"), ("cluster", "{stages}")], indirect=["redis_url"]
+)
+"""A staged-group test on one Redis (its default queue) and on the cluster, where a group's
+queue has a hash tag."""
+
 on_cluster = pytest.mark.parametrize("redis_url", ["cluster"], indirect=True)
 """Run a test on the session's 3-master cluster only."""
 

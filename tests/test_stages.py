@@ -22,15 +22,11 @@ from pace.wire import batch_of
 from pace.worker.inflight import InFlight
 from pace.workflows.batch import CleanSummary
 from pace.workflows.stages import Cleaner
-from tests.support import Starter, noop, raw_of, succeed, take_one, wait_for
+from tests.support import Starter, noop, on_both_queues, raw_of, succeed, take_one, wait_for
 from tests.test_batch import batch_keys
 from tests.test_examples import run_example
 
 KEYS = Keys()
-on_both_queues = pytest.mark.parametrize(
-    ("redis_url", "queue"), [("single", "stages"), ("cluster", "{stages}")], indirect=["redis_url"]
-)
-"""On one Redis (the default queue) and on the cluster (a queue with a hash tag)."""
 
 
 def gone(redis: Redis, group: pace.StagedGroup) -> Any:

@@ -305,6 +305,11 @@ class Batch:
             await self.redis.zrem(self.keys.schedule, *entries)
         return done
 
+    async def rebuild(self, created: float, spec: str) -> bool:
+        """Write the batch back from ``spec`` (:mod:`pace.workflows.rebuild`) unless its hash
+        exists, created at ``created`` (Unix seconds); True if it was written."""
+        return bool(await self._run("rebuild", created, spec))
+
     async def set_message(self, job_id: str, message: str) -> bool:
         """Set a job's status message; False if the batch or the job is unknown."""
         if not isinstance(message, str):

@@ -32,9 +32,8 @@ from redis.asyncio import Redis
 
 from pace.connection import atomic, text
 from pace.keys import Keys
-from pace.lua import script
 from pace.wire import BATCH_FIELD, ID_FIELD, STAGE_FIELD, encode, entry_of, utcnow
-from pace.workflows.batch import batch_keys
+from pace.workflows.batch import Batch, batch_keys
 from pace.workflows.model import DEFAULT_EXPIRE, BatchJob, batch_job
 
 __all__ = ["rebuild"]
@@ -61,12 +60,7 @@ async def rebuild(redis: Redis, keys: Keys) -> list[str]:
             "stages": await _stages(redis, keys, batch_id, jobs, status),
             "statuses": [x for job_id, value in status.items() for x in (job_id, value)],
         }
-        if await script("batch_rebuild")(
-            redis,
-            keys=[keys.queues, keys.schedule, keys.batches],
-            args=[keys.batch_prefix, keys.queue(""), batch_id, created.timestamp(),
-                  json.dumps(spec)],
-        ):  # fmt: skip
+        if await Batch(redis, keys, batch_id).rebuild(created.timestamp(), json.dumps(spec)):
             rebuilt.append(batch_id)
     return rebuilt
 
