@@ -89,6 +89,16 @@ async def test_a_queue_is_paged_oldest_first(http: Client, client: pace.Client) 
     assert "start=75&amp;count=25" in page  # next
 
 
+async def test_a_queue_whose_name_has_a_hash_tag_is_shown_and_paused(
+    http: Client, client: pace.Client
+) -> None:
+    await client.enqueue("{stages}", "Job", 1)  # a staged group's queue on a cluster
+    data = await (await http.get("/api/queues/%7Bstages%7D")).json()
+    assert (data["size"], data["jobs"][0]["args"]) == (1, [1])
+    assert "{stages}" in await (await http.get("/queues/%7Bstages%7D")).text()
+    assert (await post(http, "/api/queues/%7Bstages%7D/pause", {})).status == 200
+
+
 async def test_a_payload_that_is_not_a_job_is_shown_raw(
     http: Client, client: pace.Client, redis: Redis
 ) -> None:
