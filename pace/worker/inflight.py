@@ -238,15 +238,14 @@ class InFlight:
                 self._processed(pipe, exchange.count)
             exchange.sent = True
             results = await pipe.execute(raise_on_error=False)
-        if any(isinstance(result, NoScriptError) for result in results):
+        if errors := [result for result in results if isinstance(result, Exception)]:
+            if not any(isinstance(error, NoScriptError) for error in errors):
+                raise errors[0]
             # a node lost its scripts (a restart, a failover); the rest of the pipeline ran
             await self._load()
             exchange.counted |= counting and not isinstance(results[-1], Exception)
             exchange.sent = again or any(not isinstance(results[i], Exception) for i in scripts)
             return await self.send(exchange)
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
         replies = iter(results)
         taken: list[Ref] = []
         suspect: list[Take] = []
