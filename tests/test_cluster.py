@@ -8,6 +8,7 @@ import pytest
 from redis.asyncio import Redis, RedisCluster
 
 import pace
+from pace.client import write_out
 from pace.embedded import EmbeddedCluster
 from pace.errors import ConfigError, RedisUnavailable
 from pace.keys import Keys
@@ -135,3 +136,21 @@ async def test_a_failover_mid_run_loses_no_job(replicated_cluster: EmbeddedClust
         assert not [key async for key in redis.scan_iter(match="resque:pace:inflight:*")]
         replica = replicated_cluster.nodes[3]  # q0 and q4 now live on the promoted replica
         assert redis.get_node_from_key(KEYS.queue("q0")).port == replica.port
+
+
+@on_both
+async def test_every_kind_of_outbox_item_is_written_where_it_belongs(redis: Redis) -> None:
+    outbox = KEYS.batch("b{x}", "outbox")
+    await redis.sadd(KEYS.queues, "done-task", "kept")
+    await redis.zadd(KEYS.batches, {"old": 1})
+    items = [b'f{"a":1}', b"r12.500000|q:{}", b"i7|new", b"xold", b"q-done-task"]
+    await redis.rpush(outbox, *items)
+    await write_out(redis, KEYS, outbox, items, "host:1:q")
+    assert await redis.lrange(KEYS.failed, 0, -1) == [b'{"a":1}']
+    for name in ("failed", "processed"):
+        assert await redis.get(KEYS.stat(name)) == b"1"
+        assert await redis.get(KEYS.stat(name, "host:1:q")) == b"1"
+    assert await redis.zrange(KEYS.schedule, 0, -1, withscores=True) == [(b"q:{}", 12.5)]
+    assert await redis.zrange(KEYS.batches, 0, -1, withscores=True) == [(b"new", 7.0)]
+    assert await redis.smembers(KEYS.queues) == {b"kept"}
+    assert not await redis.exists(outbox)
