@@ -10,7 +10,7 @@ from redis.asyncio import Redis, RedisCluster
 import pace
 from pace.client import write_out
 from pace.embedded import EmbeddedCluster
-from pace.errors import ConfigError, RedisUnavailable
+from pace.errors import CannotRequeue, ConfigError, RedisUnavailable
 from pace.keys import Keys
 from pace.worker.inflight import InFlight
 from pace.worker.schedule import move_due
@@ -154,3 +154,22 @@ async def test_every_kind_of_outbox_item_is_written_where_it_belongs(redis: Redi
     assert await redis.zrange(KEYS.batches, 0, -1, withscores=True) == [(b"new", 7.0)]
     assert await redis.smembers(KEYS.queues) == {b"kept"}
     assert not await redis.exists(outbox)
+
+
+@on_cluster
+async def test_a_batch_job_is_not_requeued_out_of_its_batchs_slot(
+    client: pace.Client, redis: Redis, start: Starter
+) -> None:
+    task = await pace.MultiStepTask.create("t", client=client)
+    await task.add_job("Boom")
+
+    async def boom(job: pace.Job) -> None:
+        raise ValueError("boom")
+
+    await start([task.queue_name], boom)
+    await wait_for(lambda: redis.llen(KEYS.failed))
+    with pytest.raises(CannotRequeue, match="hash tag"):
+        await pace.Failures(client).requeue(0, queue="elsewhere")
+    summary = await pace.Failures(client).requeue_all(queue="elsewhere")
+    assert (summary.requeued, list(summary.skipped)) == (0, [0])
+    assert not await redis.exists(KEYS.queue("elsewhere"))
