@@ -12,7 +12,7 @@ import pace
 from pace.keys import Keys
 from pace.workflows.stages import Cleaner
 from tests.support import Starter, on_both_queues, wait_for
-from tests.test_batch import batch_keys
+from tests.test_batch import batch_keys, no_batch_keys
 
 KEYS = Keys()
 
@@ -59,7 +59,7 @@ async def test_cleanup_jobs_rebuilds_a_group_around_its_orphaned_jobs(
         return not await found.exists()
 
     await wait_for(gone)
-    assert await batch_keys(redis) == []
+    await wait_for(lambda: no_batch_keys(redis))
 
 
 async def test_what_cannot_be_rebuilt_is_left_to_delete_orphans(
