@@ -173,3 +173,18 @@ async def test_a_batch_job_is_not_requeued_out_of_its_batchs_slot(
     summary = await pace.Failures(client).requeue_all(queue="elsewhere")
     assert (summary.requeued, list(summary.skipped)) == (0, [0])
     assert not await redis.exists(KEYS.queue("elsewhere"))
+
+
+@on_cluster
+async def test_a_mover_cancelled_while_taking_the_lease_leaves_no_lease(redis: Redis) -> None:
+    async def no_lease() -> bool:
+        return not await redis.exists(KEYS.schedule_mover)
+
+    for _ in range(5):  # a cancel at each of the first steps of the move
+        for steps in range(16):
+            mover = asyncio.create_task(move_due(redis, KEYS))
+            for _step in range(steps):
+                await asyncio.sleep(0)
+            mover.cancel()
+            await asyncio.gather(mover, return_exceptions=True)
+            await wait_for(no_lease, timeout=1)

@@ -50,10 +50,12 @@ async def move_due(redis: Redis, keys: Keys, batch: int = 1000) -> int:
 async def _move_apart(redis: Redis, keys: Keys, batch: int) -> int:
     """The cluster's move: under the lease, push then remove, ``batch`` at a time."""
     token = secrets.token_hex(8)
-    if not await redis.set(keys.schedule_mover, token, nx=True, px=int(LEASE * 1000)):
-        return 0
     moved = 0
+    held = True  # from the moment SET is sent: a cancel may land after Redis took it
     try:
+        if not await redis.set(keys.schedule_mover, token, nx=True, px=int(LEASE * 1000)):
+            held = False
+            return 0
         while True:
             seconds, micro = await redis.time()
             due = cast(
@@ -70,4 +72,5 @@ async def _move_apart(redis: Redis, keys: Keys, batch: int) -> int:
             if len(due) < batch:
                 return moved
     finally:
-        await _UNLOCK(redis, keys=[keys.schedule_mover], args=[token])
+        if held:
+            await _UNLOCK(redis, keys=[keys.schedule_mover], args=[token])
