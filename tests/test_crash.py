@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 import pace
 from tests.cli_apps.jobs import DONE
-from tests.support import wait_for
+from tests.support import lanes_left, wait_for
 
 TESTS = Path(__file__).parent
 JOBS = 10_000
@@ -93,9 +93,4 @@ async def test_sigkilled_workers_lose_no_job(
     )
     assert failure["worker"].endswith(":" + ",".join(queues))
     assert int(await redis.get("resque:stat:failed") or 0) == 1
-    assert not await scan(redis, "resque:pace:inflight:*")
-
-
-async def scan(redis: Redis, pattern: str) -> list[bytes]:
-    """Every key matching ``pattern``, on every master of a cluster."""
-    return [key async for key in redis.scan_iter(match=pattern)]
+    assert not await lanes_left(redis)

@@ -16,7 +16,7 @@ from pace.embedded import EmbeddedRedis
 from pace.keys import Keys
 from pace.retry import RetryPolicy
 from pace.worker.inflight import InFlight, Ref
-from tests.support import Starter, on_both, raw_of, wait_for
+from tests.support import Starter, lanes_left, on_both, raw_of, wait_for
 
 KEYS = Keys()
 
@@ -164,7 +164,7 @@ async def test_a_failure_record_is_not_lost_with_a_worker_that_dies_storing_it(
     assert await redis.lrange("resque:failed", 0, -1) == [b'{"failed_at":"x"}']
     assert await redis.get("resque:stat:failed") == b"1"
     assert await redis.llen("resque:queue:q") == 0, "a failed job does not run again"
-    assert not await redis.keys("resque:pace:inflight:*")
+    assert not await lanes_left(redis)
 
 
 @on_both

@@ -64,7 +64,7 @@ from redis.asyncio import Redis
 
 import pace
 from pace.embedded import EmbeddedRedis
-from tests.support import wait_for
+from tests.support import lanes_left, wait_for
 
 EXAMPLES = int(os.environ.get("PACE_MODEL_EXAMPLES", "50"))
 QUEUES = ("a", "b")
@@ -509,7 +509,7 @@ class Run:
     async def check_final(self) -> None:
         """After the stop: each job ended once or is back in its queue, in order."""
         redis = self.redis
-        assert not await redis.keys(f"{NS}:pace:inflight:*"), "a job left in flight"
+        assert not await lanes_left(redis), "a job left in flight"
         where: dict[str, list[tuple[str, int]]] = defaultdict(list)
         queued: dict[str, list[dict[str, Any]]] = {}
         for queue in QUEUES:

@@ -2,12 +2,15 @@
 -- (none of a batch: see ack.lua), then move up to n jobs from the head of the queue into a
 -- new fetch list, copied by the server (SORT ... STORE): no payload passes through Lua.
 -- KEYS: queue, lane, settled, deliveries, the new fetch's list, then the lists of fetches
--- whose jobs are all settled now (they go). ARGV: n, the new fetch's number, how many fetches
+-- whose jobs are all settled now (they go), and last the lane's fence. ARGV: n, the new fetch's number, how many fetches
 -- go, members to mark settled, members to unmark (of the fetches that go); then the numbers
 -- of the fetches that go, how many of their jobs settle now, the members to mark, the members
 -- to unmark, and last the sha1s of recovered jobs among those settled (their recovery counts
 -- go). Returns {jobs taken, 1 if the deliveries hash exists (some may have been recovered),
--- jobs settled (not counting those settled before: a call sent again after a lost reply)}.
+-- jobs settled (not counting those settled before: a call sent again after a lost reply)};
+-- or -1, changing nothing, when the lane is fenced: its worker was taken for dead and its jobs
+-- recovered (release.lua), so whatever it sends now (a fetch held in the network) is void.
+if redis.call('EXISTS', KEYS[#KEYS]) == 1 then return -1 end
 local gone, marked, unmarked = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local settled, at = 0, 6
 if gone > 0 then

@@ -1,9 +1,12 @@
 -- Give back a lane: its jobs not settled go back to the head of the queue in the order they
 -- were taken (counted as recovered when the worker died), and the lane goes. Racing callers
 -- are safe: the first takes everything, the others find nothing.
--- KEYS: queue, lane, settled, deliveries, outbox. ARGV: the lane's fetch-list prefix (the lane
--- key and ':'), '1' to count a recovery (the worker died) or '0' (it is shutting down).
--- Returns {jobs moved, then the outbox items the caller must write}.
+-- KEYS: queue, lane, settled, deliveries, outbox, fence. ARGV: the lane's fetch-list prefix
+-- (the lane key and ':'), '1' to count a recovery (the worker died) or '0' (it is shutting
+-- down), seconds to fence the lane for (0: not fenced): a fenced lane takes no more fetches
+-- (fetch.lua), so a fetch of the worker held in the network that reaches Redis later takes
+-- nothing; its settles find no fetch list either. Returns {jobs moved, then the outbox items
+-- the caller must write}.
 local fetches = redis.call('SMEMBERS', KEYS[2])
 for i, n in ipairs(fetches) do fetches[i] = tonumber(n) end
 table.sort(fetches)
@@ -24,5 +27,6 @@ for f = #fetches, 1, -1 do
 end
 local out = redis.call('LRANGE', KEYS[5], 0, -1)
 redis.call('DEL', KEYS[2], KEYS[3], KEYS[5])
+if ARGV[3] ~= '0' then redis.call('SET', KEYS[6], 1, 'EX', ARGV[3]) end
 table.insert(out, 1, moved)
 return out

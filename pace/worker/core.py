@@ -16,6 +16,7 @@ import asyncio
 import logging
 import math
 import os
+import random
 import signal
 import socket
 import sys
@@ -41,9 +42,16 @@ from pace.queues import QueueSelector
 from pace.retry import RetryPolicy
 from pace.wire import BATCH_FIELD
 from pace.worker.housekeeping import Housekeeping
-from pace.worker.inflight import InFlight, Ref
+from pace.worker.inflight import Fenced, InFlight, Ref
 from pace.worker.registration import Registration
-from pace.worker.runtime import SignalHandlers, cancel_all, resolver, unless_cancelled
+from pace.worker.runtime import (
+    SignalHandlers,
+    cancel_all,
+    resolver,
+    run_unless,
+    unless_cancelled,
+    wait_unless,
+)
 from pace.worker.settle import OUTAGE_ERRORS, Outage, Settler
 
 __all__ = ["Worker"]
@@ -53,6 +61,10 @@ logger = logging.getLogger("pace")
 _MAX_IDLE = 0.5  # longest nap between polls of empty queues
 _REFRESH_QUEUES = 5.0  # seconds between re-reads of resque:queues for '*' and globs
 _AHEAD_WITHIN = 0.01  # a batch is fetched ahead while the worker runs one in less (seconds)
+_ABANDON_AFTER = 1.0  # seconds a cancelled job may take to end before it is abandoned
+_STORING_WAIT = 5.0  # seconds a stop waits for outcomes being stored (Redis may be slow)
+_NAP_PER_QUEUE = 0.0002  # an empty queue of a list of n is skipped up to n times this ...
+_NAP_MAX = 1.0  # ... and never longer (5,000 queues: from half a second to a second)
 
 
 class Worker:
@@ -124,14 +136,15 @@ class Worker:
         self.dead_after = checks.number("dead_after", dead_after, positive=True)
         self.max_recoveries = checks.count("max_recoveries", max_recoveries)
         self.catch_all = catch_all
-        self.id = f"{socket.gethostname()}:{os.getpid()}:{self.queues}"
+        self.id = self._first_id = f"{socket.gethostname()}:{os.getpid()}:{self.queues}"
+        self._lives = 1  # a worker taken for dead goes on under a fresh id (_reincarnate)
         self.hooks = _hooks.Hooks()
         self.metrics = WorkerMetrics()
         self._chain = (Worker.class_hooks, self.hooks)
         self._outage = Outage(self._chain)
         self._redis_url = redis_url
         self._redis = redis
-        self._running: dict[Job, asyncio.Task[None]] = {}  # job -> the consumer running it
+        self._running: dict[Job, tuple[asyncio.Task[None], Ref]] = {}  # -> consumer, place
         self._interrupted: dict[Job, Ref] = {}  # cancelled by a stop: back to their queues
         self._consumers: list[asyncio.Task[None]] = []
         self._idle: deque[asyncio.Future[None]] = deque()  # consumers waiting for jobs
@@ -145,6 +158,7 @@ class Worker:
         self._stop_grace: float | None = None
         self._stopping = False
         self._stop_requested: asyncio.Event | None = None
+        self._hard_stop = asyncio.Event()  # a second stop: every wait of the shutdown ends
         self._finished: asyncio.Event | None = None
         self._wakeup: asyncio.Event | None = None
         self._critical = False  # True while fetched jobs are in hand: never cancel the fetcher then
@@ -152,11 +166,15 @@ class Worker:
         self._paused_names: frozenset[str] = frozenset()  # paused for the fleet (control.py)
         self._remotely_paused = False  # this worker paused through control.py
         self._fetch_names: list[str] = list(self.queues.spec)  # known minus paused
-        self._fetch_keys: list[str] = [self.keys.queue(name) for name in self._fetch_names]
+        self._fetch_keys = {name: self.keys.queue(name) for name in self._fetch_names}
+        self._napping: dict[str, float] = {}  # queue -> until when it is skipped (found empty)
+        self._known = -1  # how many queues resque:queues held when last read
+        self._queues_changed = False  # resque:queues' size changed since: read it again
         # set by start():
         self._resolve: Callable[[str], Handler]
         self._inflight: InFlight
         self._settler: Settler
+        self._registration: Registration
 
     # -- hooks --------------------------------------------------------------------------
 
@@ -243,9 +261,8 @@ class Worker:
             self._stopping = True
             return
         if self._stopping:
-            if timeout == 0:  # a second, harder stop: cancel the jobs in flight now
-                for task in self._running.values():
-                    task.cancel()
+            if timeout == 0:  # a second, harder stop: abandon the jobs in flight now
+                self._hard_stop.set()
             return
         self._stopping = True
         self._stop_grace = timeout
@@ -255,6 +272,9 @@ class Worker:
     async def stop(self, timeout: float | None = 30.0) -> None:
         """Stop taking jobs, let those in flight finish for up to ``timeout`` seconds (``None``:
         no limit), cancel the rest and put them back at the head of their queues, unregister.
+        A job that ignores its cancellation for a second is abandoned: back in its queue, in
+        order, its outcome never stored. A second, hard stop (``request_stop(0)``, a second
+        TERM) cuts every wait short.
 
         Returns when :meth:`start` has finished.
         """
@@ -306,7 +326,7 @@ class Worker:
             self._finished.set()
             raise
         Worker._active_ids.add(self.id)
-        registration = Registration(redis, self.keys, self.id)
+        registration = self._registration = Registration(redis, self.keys, self.id)
         self._inflight = InFlight(redis, self.keys, self.id)
         self._settler = Settler(
             self._inflight, worker_id=self.id, chain=self._chain, retry=self.retry,
@@ -340,8 +360,8 @@ class Worker:
         """Stop the fetcher (letting it put back any jobs in hand) and the housekeeping."""
         self._stopping = True
         self.wake()
-        if loops and self._critical:
-            await asyncio.wait(loops[:1])  # it settles what it holds, then sees _stopping
+        if loops and self._critical:  # it settles what it holds, then sees _stopping
+            await wait_unless(loops[:1], None, self._hard_stop)
         await cancel_all(loops, timeout=5)
 
     async def _shut_down(self, owned: bool, loops: list[asyncio.Task[None]]) -> None:
@@ -351,7 +371,7 @@ class Worker:
             await self._stop_loops(loops)
             await self._drain(0)
             try:  # anything still in flight goes back to its queue; every trace of us goes
-                await self._inflight.release()
+                await run_unless(self._inflight.release(), self._hard_stop, _ABANDON_AFTER)
             except RedisError as exc:
                 logger.warning("could not unregister (%s); recovery will do it", exc)
             logger.info("worker %s stopped", self.id)
@@ -369,25 +389,47 @@ class Worker:
             if not waiter.done():
                 waiter.set_result(None)
         self._idle.clear()
-        busy = [consumer for consumer in self._consumers if not consumer.done()]
-        if busy:
-            _done, pending = await asyncio.wait(busy, timeout=timeout)
-            if pending:
-                # Cancel the handlers still running. A job whose handler has ended is storing
-                # its outcome: let that finish (bounded: if Redis is away, release() requeues).
-                ended = {task for job, task in self._running.items() if job in self._storing}
-                logger.info("cancelling %d jobs in flight", len(pending - ended))
-                await cancel_all(pending - ended, timeout=5)
-                if ended:
-                    await asyncio.wait(ended, timeout=5)
-                    await cancel_all(ended, timeout=1)
-        refs = [*self._interrupted.values(), *self._ready]
+        pending = await wait_unless(self._consumers, timeout, self._hard_stop)
+        if pending:
+            # Cancel the handlers still running. A job whose handler has ended is storing its
+            # outcome: let that finish (bounded: if Redis is away, release() requeues).
+            logger.info("cancelling %d jobs in flight", len(pending - self._storers()))
+            for task in pending - self._storers():
+                task.cancel()
+            pending = await wait_unless(pending, _ABANDON_AFTER, self._hard_stop)
+            if storing := pending & self._storers():
+                late = await wait_unless(storing, _STORING_WAIT, self._hard_stop)
+                pending = pending - storing | late
+        refs = [*self._interrupted.values(), *self._ready, *self._abandon(pending)]
         refs.sort(key=lambda ref: (ref[0].number, ref[1]))  # the order they were taken
         self._interrupted.clear()
         self._ready.clear()
+        await run_unless(self._give_back(refs), self._hard_stop, _ABANDON_AFTER)
+
+    async def _give_back(self, refs: list[Ref]) -> None:
+        """Put jobs back at the head of their queues, then store the last successes."""
         with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
             await self._inflight.requeue(refs)
         await self._settler.flush(timeout=5)  # bounded: if Redis is away, release() requeues
+
+    def _storers(self) -> set[asyncio.Task[None]]:
+        """The consumers storing the outcome of a job whose handler has ended."""
+        return {task for job, (task, _) in self._running.items() if job in self._storing}
+
+    def _abandon(self, consumers: set[asyncio.Task[None]]) -> list[Ref]:
+        """Give up on jobs whose handlers ignore their cancellation: they go back to their
+        queues with the others, and no outcome of this worker is stored from now on (one that
+        ends later has run twice, at least once for good)."""
+        if not consumers:
+            return []
+        refs = [ref for task, ref in self._running.values() if task in consumers]
+        if refs:
+            logger.warning("%d jobs ignore their cancellation: abandoned", len(refs))
+        self._settler.close()
+        self._consumers = [consumer for consumer in self._consumers if consumer not in consumers]
+        for consumer in consumers:
+            consumer.cancel()
+        return refs
 
     def _signals(self) -> SignalHandlers:
         actions: dict[signal.Signals, Callable[[], None]] = {
@@ -415,7 +457,9 @@ class Worker:
                     await self._nap(self._pause_left() if self.paused else _MAX_IDLE)
                     continue
                 if room and self.queues.dynamic and (
-                    idle or time.monotonic() - refreshed > _REFRESH_QUEUES
+                    self._queues_changed
+                    or (idle and len(self._fetch_names) < 2)  # else _allot counts the queues
+                    or time.monotonic() - refreshed > _REFRESH_QUEUES
                 ):
                     await self._refresh_queues()
                     refreshed = time.monotonic()
@@ -429,6 +473,8 @@ class Worker:
                 elif room and not self._stopping:
                     idle = min(max(idle * 2, 0.005), _MAX_IDLE)
                     await self._nap(idle)
+            except Fenced as fenced:
+                await self._reincarnate(str(fenced))
             except Exception as exc:
                 unless_cancelled(exc)
                 if isinstance(exc, OUTAGE_ERRORS):
@@ -473,6 +519,27 @@ class Worker:
             self.request_stop(None)
         return taken
 
+    async def _reincarnate(self, queue: str) -> None:
+        """Other workers took this one for dead and gave its jobs back (fencing its lanes):
+        drop the jobs not started, give back what is left under the old id, and go on under
+        a fresh one. Jobs running now run to their end, their outcomes not stored (a job given
+        back runs again: at least once)."""
+        old = self.id
+        self._lives += 1
+        self.id = self._registration.worker_id = f"{self._first_id}:{self._lives}"
+        self._holding -= len(self._ready)
+        self._ready.clear()
+        self._settler.forget()
+        await self._outage.until_done(self._inflight.release, None, True)
+        self._inflight.worker_id = self._settler.worker_id = self.id
+        Worker._active_ids.discard(old)
+        Worker._active_ids.add(self.id)
+        await self._outage.until_done(self._registration.register, self.dead_after)
+        logger.warning(
+            "worker %s was taken for dead and its jobs given to others (queue %r refused its "
+            "fetch); it goes on as %s", old, queue, self.id,
+        )  # fmt: skip
+
     async def _put_back(self) -> None:
         """Put the jobs fetched and not started back at the head of their queues."""
         refs = list(self._ready)
@@ -482,18 +549,29 @@ class Worker:
 
     async def _allot(self, wanted: int) -> dict[str, int]:
         """How many jobs to take from each queue: all from the first when there is one; else
-        by the queues' lengths, highest priority first (one round trip: LLEN of each)."""
+        by the queues' lengths, highest priority first (one round trip: LLEN of each queue
+        but those found empty lately, which nap: in a long list a fetch asks only about the
+        queues worth trying, and each empty one is asked about once a second at most)."""
         names = self._fetch_names
         if len(names) < 2:
             return dict.fromkeys(names, wanted)
+        now, napping = time.monotonic(), self._napping
+        trying = [name for name in names if napping.get(name, 0.0) <= now] if napping else names
         assert self._redis is not None
         async with self._redis.pipeline(transaction=False) as pipe:
-            for key in self._fetch_keys:
-                pipe.llen(key)
+            for name in trying:
+                pipe.llen(self._fetch_keys[name])
+            if self.queues.dynamic:  # a new queue is fetched from at once
+                pipe.scard(self.keys.queues)
             lengths: list[int] = await pipe.execute()
+        if self.queues.dynamic:
+            self._queues_changed = lengths.pop() != self._known
+        nap = 0.0 if self.burst else min(_NAP_PER_QUEUE * len(names), _NAP_MAX)
         allotted = {}
-        for name, length in zip(names, lengths, strict=True):
-            if length and wanted:
+        for name, length in zip(trying, lengths, strict=True):
+            if not length:
+                napping[name] = now + nap * (0.5 + random.random() / 2)  # spread: no spikes
+            elif wanted:
                 allotted[name] = min(length, wanted)
                 wanted -= allotted[name]
         return allotted
@@ -501,6 +579,7 @@ class Worker:
     async def _refresh_queues(self) -> None:
         assert self._redis is not None
         known = await self._redis.smembers(self.keys.queues)
+        self._known, self._queues_changed = len(known), False
         self._known_names = self.queues.resolve(map(text, known))
         self._update_fetch_names()
 
@@ -508,7 +587,8 @@ class Worker:
         names = [name for name in self._known_names if name not in self._paused_names]
         if names != self._fetch_names:
             self._fetch_names = names
-            self._fetch_keys = [self.keys.queue(name) for name in names]
+            self._fetch_keys = {name: self.keys.queue(name) for name in names}
+            self._napping = {n: t for n, t in self._napping.items() if n in self._fetch_keys}
 
     def _dispatch(self, taken: list[Ref]) -> None:
         """Hand the jobs to the consumers."""
@@ -561,7 +641,7 @@ class Worker:
             await self._settler.fail(queue, raw, job.payload, ref, poison)
             return
         job.started_at = time.time()
-        self._running[job] = me
+        self._running[job] = (me, ref)
         current.set(job)
         try:
             try:

@@ -10,7 +10,10 @@ acknowledges what finished and takes what there is room for. Failures and retrie
 job each; what they write outside the queue's slot (``resque:failed``, the schedule, Ruby's
 counters) waits in the lane's outbox until written, so that no record is lost with a worker.
 A dead worker's lanes go back to the head of their queues, in the order taken, moved by
-exactly one of the workers racing to recover them (:meth:`InFlight.release`).
+exactly one of the workers racing to recover them (:meth:`InFlight.release`), and are fenced
+for a day: a fetch of that worker that reaches Redis later (held in the network while it was
+cut off) takes nothing, and the worker, told so (:class:`Fenced`), goes on under a fresh id.
+Its settles need no fence: each is gated on its fetch's list, which recovery deleted.
 
 A batch job's settle records its outcome in its batch (and starts the next stage when it was
 the last of its stage), in the same script.
@@ -30,7 +33,7 @@ from pace.connection import is_cluster, text
 from pace.keys import Keys
 from pace.lua import script
 
-__all__ = ["MAX_FETCH", "Exchange", "InFlight", "Member", "Ref", "Take"]
+__all__ = ["FENCE_SECONDS", "MAX_FETCH", "Exchange", "Fenced", "InFlight", "Member", "Ref", "Take"]
 
 Member = tuple[str, str, int]
 """A batch job's ``(batch id, job id, stage)`` (:func:`pace.wire.batch_of`)."""
@@ -38,6 +41,9 @@ Member = tuple[str, str, int]
 _INDEX_BITS = 16  # a job's index in its fetch: the low bits of its settled-set member
 MAX_FETCH = 1 << _INDEX_BITS
 """Most jobs one fetch may take."""
+
+FENCE_SECONDS = 86_400
+"""How long a recovered worker's lanes refuse its fetches: longer than any partition."""
 
 _FETCH = script("fetch")
 _ACK = script("ack")
@@ -48,10 +54,16 @@ _RELEASE = script("release")
 _RUNNING = script("batch_running")
 
 
+class Fenced(Exception):
+    """The worker's lanes are fenced: others took it for dead and recovered its jobs."""
+
+
 class Lane:
     """A worker's jobs of one queue: the keys, and the fetches waiting to go."""
 
-    __slots__ = ("deliveries", "done", "key", "name", "outbox", "queue", "settled")
+    __slots__ = (
+        "closed", "deliveries", "done", "fence", "key", "name", "outbox", "queue", "settled",
+    )  # fmt: skip
 
     def __init__(self, keys: Keys, name: str, worker_id: str) -> None:
         self.name = name
@@ -59,7 +71,10 @@ class Lane:
         self.key = keys.lane(name, worker_id)
         self.settled = self.key + ":settled"
         self.outbox = self.key + ":outbox"
+        self.fence = self.key + ":fenced"
         self.deliveries = keys.deliveries(name)
+        self.closed = False
+        """Released: its jobs are no longer the worker's (late successes are not sent)."""
         self.done: list[Take] = []
         """Fetches whose jobs were all settled one by one (failed, retried, requeued)."""
 
@@ -141,7 +156,7 @@ class InFlight:
         await inflight.exchange([(ref, None) for ref in taken], {})  # they succeeded
     """
 
-    __slots__ = ("_apart", "_lanes", "_loaded", "_next", "keys", "redis", "worker_id")
+    __slots__ = ("_apart", "_lanes", "_loaded", "_next", "doubtful", "keys", "redis", "worker_id")
 
     def __init__(self, redis: Redis, keys: Keys, worker_id: str) -> None:
         self.redis = redis
@@ -151,6 +166,8 @@ class InFlight:
         self._next = 0  # the last fetch's number (never reused: a lost reply took it)
         self._loaded = False
         self._apart = is_cluster(redis)  # batch scripts leave their writes in the outbox
+        self.doubtful = False
+        """An exchange was sent and its reply lost: a copy may still reach Redis later."""
 
     async def _lane(self, name: str) -> Lane:
         """The lane of queue ``name``, recorded in the worker's set before its first fetch
@@ -191,6 +208,8 @@ class InFlight:
         plain: dict[Take, list[int]] = {}
         for ref, member in done:
             take, index = ref
+            if take.lane.closed:  # given back while it ran (its worker was taken for dead)
+                continue
             take.open -= 1
             if member is None:
                 plain.setdefault(take, []).append(index)
@@ -237,9 +256,14 @@ class InFlight:
             if counting:
                 self._processed(pipe, exchange.count)
             exchange.sent = True
-            results = await pipe.execute(raise_on_error=False)
+            try:
+                results = await pipe.execute(raise_on_error=False)
+            except BaseException:
+                self.doubtful = True
+                raise
         if errors := [result for result in results if isinstance(result, Exception)]:
             if not any(isinstance(error, NoScriptError) for error in errors):
+                self.doubtful = True
                 raise errors[0]
             # a node lost its scripts (a restart, a failover); the rest of the pipeline ran
             await self._load()
@@ -249,11 +273,14 @@ class InFlight:
         replies = iter(results)
         taken: list[Ref] = []
         suspect: list[Take] = []
-        exchange.settled = 0
+        exchange.settled, fenced = 0, ""
         for ops in exchange.lanes.values():
             if ops.batched:
                 exchange.settled += next(replies)
-            _, recovered, settled = next(replies)
+            reply = next(replies)
+            if reply == -1:  # it did nothing: its fetch list is empty
+                fenced, reply = ops.lane.name, (0, 0, 0)
+            _, recovered, settled = reply
             exchange.settled += settled
             take = ops.take
             if take is not None:
@@ -267,10 +294,14 @@ class InFlight:
             for ops in exchange.lanes.values():
                 if ops.batched:
                     await self._write_out([], ops.lane, self.worker_id)
-        if again and exchange.settled and not exchange.counted:
+        # counted by the pipeline before any reply; by a send that half ran: all of them
+        counted = exchange.settled if exchange.counted else 0 if again else exchange.count
+        if (again or fenced) and exchange.settled != counted:
             async with self.redis.pipeline(transaction=False) as pipe:
-                self._processed(pipe, exchange.settled)
+                self._processed(pipe, exchange.settled - counted)
                 await pipe.execute()
+        if fenced:
+            raise Fenced(fenced)
         if suspect:
             await self._recoveries(suspect)
         return taken
@@ -302,8 +333,9 @@ class InFlight:
         lane, take, gone = ops.lane, ops.take, ops.gone
         unmarks = [member for t in gone for member in t.settled]
         pipe.execute_command(
-            "EVALSHA", _FETCH.sha, 5 + len(gone), lane.queue, lane.key, lane.settled,
+            "EVALSHA", _FETCH.sha, 6 + len(gone), lane.queue, lane.key, lane.settled,
             lane.deliveries, lane.key if take is None else take.key, *(t.key for t in gone),
+            lane.fence,
             ops.want if fetch else 0, 0 if take is None else take.number, len(gone),
             len(ops.marks), len(unmarks), *(t.number for t in gone),
             *(now.get(t, 0) for t in gone), *ops.marks, *unmarks, *ops.shas,
@@ -372,9 +404,14 @@ class InFlight:
             self._settled(ref)
         return item
 
-    async def write_out(self, ref: Ref, item: bytes) -> None:
-        """Write a settled job's outbox item where it belongs (:meth:`_write_out`)."""
-        await self._write_out([item], ref[0].lane, self.worker_id)
+    async def write_out(self, ref: Ref, item: bytes, again: bool = False) -> None:
+        """Write a settled job's outbox item where it belongs (:meth:`_write_out`). ``again``
+        after a call whose reply was lost: only if the item is still in the outbox (else that
+        call wrote it: a record written twice would be two failures)."""
+        lane = ref[0].lane
+        if again and await self.redis.lpos(lane.outbox, item) is None:  # type: ignore[arg-type]
+            return
+        await self._write_out([item], lane, self.worker_id)
 
     async def _write_out(self, items: list[bytes], lane: Lane, worker_id: str | None) -> None:
         """Write outbox items where they belong (:func:`pace.client.write_out`); a failure's
@@ -411,32 +448,39 @@ class InFlight:
 
     # -- giving a worker's jobs back ------------------------------------------------------
 
-    async def release(self, worker_id: str | None = None) -> int:
+    async def release(self, worker_id: str | None = None, fence: bool = False) -> int:
         """Give back a worker's jobs (to the head of their queues, in order) and remove every
         trace of it.
 
-        With no ``worker_id``: this worker, shutting down. With another worker's id: recover
-        it if it is dead (its alive key expired), counting a recovery for each job; -1 if it
-        is alive after all. Exactly one of many racing workers moves each lane's jobs.
+        With no ``worker_id``: this worker, shutting down (its lanes fenced if ``fence``, or
+        if a reply was lost: what it sent may reach Redis later). With another worker's id:
+        recover it if it is dead (its alive key expired), counting a recovery for each job,
+        and fence its lanes; -1 if it is alive after all. Exactly one of many racing workers
+        moves each lane's jobs.
         """
         dead = worker_id is not None
         worker_id = worker_id or self.worker_id
         k = self.keys
         if dead and await self.redis.exists(k.alive(worker_id)):
             return -1
+        fenced = dead or fence or self.doubtful
+        names = set(map(text, await self.redis.smembers(k.worker_lanes(worker_id))))
         moved = 0
-        for name in sorted(map(text, await self.redis.smembers(k.worker_lanes(worker_id)))):
+        for name in sorted(names if dead else names | set(self._lanes)):
             lane = Lane(k, name, worker_id)
             reply = await _RELEASE(
                 self.redis,
-                keys=[lane.queue, lane.key, lane.settled, lane.deliveries, lane.outbox],
-                args=[lane.key + ":", "1" if dead else "0"],
+                keys=[lane.queue, lane.key, lane.settled, lane.deliveries, lane.outbox, lane.fence],
+                args=[lane.key + ":", "1" if dead else "0", FENCE_SECONDS if fenced else 0],
             )
             moved += reply[0]
             if reply[1:]:
                 await self._write_out(reply[1:], lane, None if dead else worker_id)
         if not dead:
+            for lane in self._lanes.values():
+                lane.closed = True
             self._lanes.clear()
+            self.doubtful = False
         await self._unregister(worker_id)
         return int(moved)
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 import signal
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from pace.errors import ConfigError, UnknownJobClass
 from pace.job import Handler
 
-__all__ = ["SignalHandlers", "cancel_all", "check_handler", "resolver", "unless_cancelled"]
+__all__ = [
+    "SignalHandlers", "cancel_all", "check_handler", "resolver", "run_unless", "unless_cancelled",
+    "wait_unless",
+]  # fmt: skip
 
 
 def check_handler(handler: object, name: str) -> Handler:
@@ -58,6 +61,38 @@ async def cancel_all(tasks: Iterable[asyncio.Task[Any]], timeout: float) -> None
         task.cancel()
     if tasks:
         await asyncio.wait(tasks, timeout=timeout)
+
+
+async def wait_unless(
+    tasks: Iterable[asyncio.Task[Any]], timeout: float | None, cut: asyncio.Event
+) -> set[asyncio.Task[Any]]:
+    """Wait for ``tasks`` at most ``timeout`` seconds (``None``: no limit), less if ``cut``
+    is set meanwhile; return those not done."""
+    pending = {task for task in tasks if not task.done()}
+    if not pending or cut.is_set():
+        return pending
+    cutting = asyncio.ensure_future(cut.wait())
+    try:
+        async with asyncio.timeout(timeout):
+            while pending and not cutting.done():
+                await asyncio.wait([*pending, cutting], return_when=asyncio.FIRST_COMPLETED)
+                pending = {task for task in pending if not task.done()}
+    except TimeoutError:
+        pass
+    finally:
+        cutting.cancel()
+    return {task for task in pending if not task.done()}
+
+
+async def run_unless(work: Awaitable[Any], cut: asyncio.Event, grace: float) -> None:
+    """Await ``work``; once ``cut`` is set, give it ``grace`` more seconds, then cancel it.
+    What it raises is raised (not its cancellation)."""
+    task = asyncio.ensure_future(work)
+    if await wait_unless([task], None, cut):
+        await asyncio.wait([task], timeout=grace)
+        await cancel_all([task], timeout=grace)
+    if task.done() and not task.cancelled():
+        task.result()
 
 
 class SignalHandlers:

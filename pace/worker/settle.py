@@ -39,7 +39,7 @@ from pace.wire import (
     exception_message,
     failure_record,
 )
-from pace.worker.inflight import Exchange, InFlight, Ref
+from pace.worker.inflight import Exchange, Fenced, InFlight, Ref
 from pace.worker.runtime import unless_cancelled
 
 __all__ = ["OUTAGE_ERRORS", "Outage", "Settler"]
@@ -111,7 +111,7 @@ class Settler:
     """
 
     __slots__ = (
-        "_hooks", "_retry", "_sending", "_tasks", "_unsent", "acks", "inflight",
+        "_closed", "_hooks", "_retry", "_sending", "_tasks", "_unsent", "acks", "inflight",
         "outage", "worker_id",
     )  # fmt: skip
 
@@ -134,6 +134,7 @@ class Settler:
         self._hooks = chain
         self._retry = retry
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     # -- success: group commit, riding with the next fetch ----------------------------------
 
@@ -146,7 +147,13 @@ class Settler:
     def succeeded(self, job: Job, ref: Ref) -> None:
         """Queue a succeeded job's acknowledgement: the next exchange stores it with every
         other that finished meanwhile."""
-        self.acks.append((job, ref))
+        if not (self._closed or ref[0].lane.closed):  # else it was given back meanwhile
+            self.acks.append((job, ref))
+
+    def close(self) -> None:
+        """Store no outcome from now on: the jobs still running were given back (a stop
+        abandoned them)."""
+        self._closed = True
 
     @property
     def pending(self) -> bool:
@@ -168,12 +175,21 @@ class Settler:
                 for job, ref in self._sending
             ]
             exchange = self._unsent = await self.inflight.prepare(done, wanted)
-        taken = await self.inflight.send(exchange)
+        try:
+            taken = await self.inflight.send(exchange)
+        except Fenced:
+            self.forget()
+            raise
         self._unsent = None
         if self._sending:
             self._stored(self._sending)
             self._sending = []
         return None if resent and not taken else taken
+
+    def forget(self) -> None:
+        """Forget the successes not stored: their jobs were given back (the worker was taken
+        for dead), so they are neither sent nor hooked."""
+        self._unsent, self._sending, self.acks = None, [], []
 
     def drop(self, exc: BaseException) -> None:
         """Give up on the exchange that failed with ``exc`` (not an outage: it would fail
@@ -197,7 +213,7 @@ class Settler:
     async def flush(self, timeout: float) -> None:
         """Store the successes waiting, for up to ``timeout`` seconds, then give up on them
         (they stay in flight: releasing the worker puts them back in their queues)."""
-        with suppress(TimeoutError):
+        with suppress(TimeoutError, Fenced):  # Fenced: they were given back already
             async with asyncio.timeout(timeout):
                 while self.pending:
                     await self.outage.until_done(self.exchange, {})
@@ -208,6 +224,8 @@ class Settler:
 
     async def failed(self, job: Job, ref: Ref, exc: BaseException) -> None:
         """Schedule a retry if the job's policy (or its ``Retry``) allows one; else fail it."""
+        if self._closed:
+            return
         policy = self._policy(job.class_name)
         asked = isinstance(exc, Retry)
         if asked or (policy is not None and policy.retries(exc, job.attempt)):
@@ -237,8 +255,19 @@ class Settler:
             self.inflight.retry, ref, again, delay, batch_of(job.payload)
         )
         if item is not None:
-            await self.outage.until_done(self.inflight.write_out, ref, item)
+            await self._write_out(ref, item)
         return True
+
+    async def _write_out(self, ref: Ref, item: bytes) -> None:
+        """Write an outbox item out, retried while Redis is away, and once only."""
+        sent = False
+
+        async def once() -> None:
+            nonlocal sent
+            again, sent = sent, True
+            await self.inflight.write_out(ref, item, again)
+
+        await self.outage.until_done(once)
 
     async def fail(
         self,
@@ -261,6 +290,6 @@ class Settler:
         member = batch_of(payload) if payload is not None else None
         item = await self.outage.until_done(self.inflight.fail, ref, encode(record), member)
         if item is not None:
-            await self.outage.until_done(self.inflight.write_out, ref, item)
+            await self._write_out(ref, item)
         hooked = payload if payload is not None else record["payload"]
         await hooks.fire(self._hooks, "error", hooked, exc)

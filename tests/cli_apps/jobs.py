@@ -7,6 +7,7 @@ or, for the embedded-Redis test, append a line to the file named by ``$PACE_TEST
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from typing import Any
@@ -54,6 +55,15 @@ async def slow_cleanup(job: pace.Job) -> None:
     await _rpush(FINISHED, tag)
 
 
+async def stubborn(job: pace.Job) -> None:
+    """Args ``[tag]``: push the tag onto ``test:started``, then run forever, swallowing every
+    cancellation."""
+    await _rpush(STARTED, job.args[0])
+    while True:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+
+
 DONE = "test:done"
 """Set of the ids of the ``Mark`` jobs that ran."""
 _shared: Redis | None = None
@@ -77,7 +87,7 @@ async def to_file(job: pace.Job) -> None:
         out.write(json.dumps([job.class_name, job.args]) + "\n")
 
 
-registry = {"Record": record, "Slow": slow, "SlowCleanup": slow_cleanup}
+registry = {"Record": record, "Slow": slow, "SlowCleanup": slow_cleanup, "Stubborn": stubborn}
 """A registry app: a job class missing from it becomes a failure."""
 
 
