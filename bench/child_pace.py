@@ -41,6 +41,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds (limit)")
     parser.add_argument("--pauses", type=int, default=5, help="pause/resume cycles (pause)")
     parser.add_argument("--stop-after", type=int, default=20_000, help="jobs (stop-after)")
+    parser.add_argument("--queues", default=common.QUEUE, help="queues, highest first: a,b")
     return parser.parse_args()
 
 
@@ -134,7 +135,7 @@ async def work(args: argparse.Namespace) -> dict[str, Any]:
         timing.end()
 
     worker = pace.Worker(
-        [common.QUEUE],
+        args.queues.split(","),
         redis_url=args.redis_url,
         concurrency=args.concurrency,
         burst=args.mode == "drain",

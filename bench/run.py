@@ -39,8 +39,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 import pace
-from bench import common
-from pace.embedded import EmbeddedRedis
+from bench import cluster, common
+from pace.embedded import EmbeddedCluster, EmbeddedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
@@ -54,6 +54,7 @@ ROWS = {
     6: "memory",
     7: "scale",
     8: "fleet limit",
+    9: "cluster",
 }
 # the systems' labels, in the table and in the JSON
 PACE = "pace"
@@ -67,13 +68,14 @@ PAUSE = "pace pause()/resume()"
 NEVER_BINDING = 1_000_000  # a fleet-wide rate (a second) and concurrency no drain reaches
 COST_UNLIMITED = "pace no-op, no limit"
 COST_LIMITED = f"pace no-op, limit {NEVER_BINDING:,}/s, {NEVER_BINDING:,} at once"
-PROFILE_ROW = 9  # where the profile's time is kept in Bench.elapsed
-
+PROFILE_ROW = 10  # where the profile's time is kept in Bench.elapsed
 RESQUE_QUEUE = f"resque:queue:{common.QUEUE}"
 
 
 def fleet_label(args: argparse.Namespace) -> str:
     return f"pace x{args.fleet_processes}, fleet rate {args.fleet_rate}/s"
+
+
 ENQUEUE_CHUNK = 200  # arq and saq jobs enqueued concurrently (asyncio.gather)
 
 
@@ -280,6 +282,7 @@ class Bench:
         self.log_dir = log_dir
         self.http_url = ""
         self.http_pid = 0
+        self.cluster: EmbeddedCluster | None = None  # row 9's, when it runs
         self.series: dict[tuple[int, str], Series] = {}
         self.elapsed: defaultdict[int, float] = defaultdict(float)
         peers = ("--loop", args.peers_loop)
@@ -547,6 +550,36 @@ class Bench:
             "redis_busy": used.cpu / (last - first),  # Redis CPU seconds a second: 1 = a core
         }
 
+    async def on_cluster(self, processes: int) -> Sample:
+        """Row 9: no-op jobs on six queues spread over the masters of the embedded cluster."""
+        assert self.cluster is not None
+        queues = cluster.queues_over(self.cluster)
+        share = self.args.scale_jobs // len(queues)
+        async with pace.Client(redis_url=self.cluster.url) as client:
+            await (await client.redis()).flushall()
+            for queue in queues:
+                await client.enqueue_many(queue, "Job", [[i] for i in range(share)])
+            argv = [*self.base_args(share * len(queues)), "--queues", ",".join(queues)]
+            argv[argv.index("--redis-url") + 1] = self.cluster.url
+            before = await cluster.node_cpu(self.cluster)
+            results, _ = await self.run(
+                f"pace-x{processes}-cluster", [("bench.child_pace", argv)] * processes, 600
+            )
+            after = await cluster.node_cpu(self.cluster)
+            used = [b - a for a, b in zip(before, after, strict=True)]
+            redis = await client.redis()
+            left = sum([await redis.llen(f"resque:queue:{queue}") for queue in queues])
+        done, jobs = sum(result["jobs"] for result in results), share * len(queues)
+        if done != jobs or left:
+            raise BenchError(f"ran {done} of {jobs} jobs; {left} left in the queues")
+        seconds = max(r["last"] for r in results) - min(r["first"] for r in results)
+        return {
+            "rate": jobs / seconds,
+            "redis_cpu_us_per_job": sum(used) * 1e6 / jobs,
+            "busiest_master": max(used) / seconds,  # CPU seconds a second: 1 = a core
+            **cluster.per_master(used, [share * 2] * self.cluster.masters),
+        }
+
     async def profile(self) -> dict[str, Any] | None:
         """One extra pace no-op run under py-spy (not in the table): where pace spends time."""
         spy = shutil.which(
@@ -620,6 +653,7 @@ class Bench:
                 (COST_UNLIMITED, partial(self.limit_cost, False)),
                 (COST_LIMITED, partial(self.limit_cost, True)),
             ]),
+            (9, [(cluster_label(), partial(self.on_cluster, processes()[-1]))]),
         ]  # fmt: skip
         for row, measurements in rows:
             if only and row not in only:
@@ -773,7 +807,21 @@ def table(bench: Bench, cores: int | None) -> list[Line]:
                 f"; Redis {redis_cpu(series)}, busy {series.median('redis_busy'):.0%} of a core"
             )
         add(7, f"pace x{n}", "rate", "jobs/s", notes=notes)
+    on_cluster = bench.series.get((9, cluster_label()))
+    if on_cluster is not None and on_cluster.median("redis_cpu_us_per_job") is not None:
+        masters = [on_cluster.median(f"master{i}_cpu_us_per_job") for i in (1, 2, 3)]
+        notes = "six queues, two per master; Redis CPU/job each master served: "
+        notes += ", ".join(f"{cpu:.2f} us" for cpu in masters if cpu is not None)
+        notes += f"; all masters {on_cluster.median('redis_cpu_us_per_job'):.2f} us/job"
+        notes += f"; busiest master {on_cluster.median('busiest_master'):.0%} of a core"
+    else:
+        notes = ""
+    add(9, cluster_label(), "rate", "jobs/s", notes=notes)
     return lines
+
+
+def cluster_label() -> str:
+    return f"pace x{processes()[-1]}, 3 masters"
 
 
 def processes() -> list[int]:
@@ -1053,7 +1101,10 @@ async def measure(
     args: argparse.Namespace, log_dir: Path
 ) -> tuple[Bench, dict[str, Any], dict[str, Any] | None]:
     """Start Redis and the HTTP server, run the rounds and the profile, stop everything."""
-    with tempfile.TemporaryDirectory(prefix="pace-bench-") as directory:
+    with (
+        tempfile.TemporaryDirectory(prefix="pace-bench-") as directory,
+        contextlib.ExitStack() as stack,
+    ):
         port = free_port()
         with EmbeddedRedis(directory, port=port):
             url = f"redis://127.0.0.1:{port}/0"
@@ -1072,6 +1123,8 @@ async def measure(
                 if load > 0.5:
                     print(f"warning: the machine is busy (load {load:.2f}): figures will be noisy")
                 bench = Bench(args, redis, url, log_dir)
+                if not args.only or 9 in args.only:
+                    bench.cluster = stack.enter_context(EmbeddedCluster(Path(directory, "c")))
                 async with http_server(log_dir) as (bench.http_url, bench.http_pid):
                     for number in range(1, args.rounds + 1):
                         print(f"round {number}/{args.rounds}", flush=True)

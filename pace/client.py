@@ -20,7 +20,7 @@ from pace.lua import script
 from pace.queues import check_queue_name
 from pace.wire import entry_of, new_job
 
-__all__ = ["Client", "Info", "enqueue"]
+__all__ = ["Client", "Info", "enqueue", "push", "write_out"]
 
 _SCHEDULE_IN = script("schedule_in")
 
@@ -187,3 +187,45 @@ async def enqueue(
     """
     async with Client(redis_url, namespace=namespace) as client:
         return await client.enqueue(queue, class_name, *args)
+
+
+async def push(redis: Redis, keys: Keys, entries: Iterable[tuple[str, bytes]]) -> None:
+    """Push raw jobs, ``(queue, payload)``, to the tail of their queues as Resque enqueues
+    (``SADD resque:queues`` + ``RPUSH``), in one pipelined round trip. On a Redis Cluster this
+    is how jobs leave the schedule and failure records: no script can reach the queues there.
+    """
+    async with redis.pipeline(transaction=False) as pipe:
+        for queue, payload in entries:
+            pipe.sadd(keys.queues, queue)
+            pipe.rpush(keys.queue(queue), payload)
+        await pipe.execute()
+
+
+async def write_out(
+    redis: Redis, keys: Keys, outbox: str, items: Iterable[bytes], worker_id: str | None
+) -> None:
+    """Write an outbox's items where they belong, then drop them from it: ``f<record>`` a
+    failure record to ``resque:failed`` with its counts (a worker's own too, unless
+    ``worker_id`` is None), ``r<due>|<entry>`` onto the schedule, ``i<created>|<id>`` and
+    ``x<id>`` into and out of the batch index, ``q-<name>`` out of ``resque:queues``. Every
+    kind but ``f`` can be written twice harmlessly. (On one Redis only failures and retries
+    pass through an outbox; on a Redis Cluster everything a script cannot reach does.)
+    """
+    async with redis.pipeline(transaction=False) as pipe:
+        for item in items:
+            kind, body = item[:1], item[1:]
+            if kind == b"f":
+                pipe.rpush(keys.failed, body)
+                for name in ("failed", "processed"):
+                    pipe.incr(keys.stat(name))
+                    if worker_id is not None:
+                        pipe.incr(keys.stat(name, worker_id))
+            elif kind in (b"r", b"i"):
+                score, _, member = body.partition(b"|")
+                pipe.zadd(keys.schedule if kind == b"r" else keys.batches, {member: float(score)})
+            elif kind == b"x":
+                pipe.zrem(keys.batches, body)
+            elif kind == b"q":
+                pipe.srem(keys.queues, body[1:])
+            pipe.lrem(outbox, 1, item)  # type: ignore[arg-type]
+        await pipe.execute()

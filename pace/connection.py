@@ -3,7 +3,9 @@
 The URL is looked up in this order: an explicit argument, the module attribute
 ``pace.redis_url``, the ``REDIS_URL`` environment variable, else ``redis://127.0.0.1:6379/0``.
 ``rediss://`` (TLS), passwords (``redis://:secret@host``) and unix sockets
-(``unix:///path/redis.sock?db=0``) all work through the URL.
+(``unix:///path/redis.sock?db=0``) all work through the URL. ``redis+cluster://host:port``
+(or ``rediss+cluster://``) opens a Redis Cluster client (redis-py's ``RedisCluster``) on
+any node of the cluster; pace's clients and workers use it wherever they take a URL.
 
 Every connection has pace's own timeouts (:data:`TIMEOUTS`), whatever redis-py's defaults
 are: a connection that went half-open (the peer gone without a word) fails a call within the
@@ -18,17 +20,23 @@ import os
 import sys
 from collections.abc import Generator
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
+from redis.exceptions import RedisClusterException
 
 from pace.errors import ConfigError, RedisUnavailable
 
-__all__ = ["DEFAULT_REDIS_URL", "TIMEOUTS", "Opened", "connect", "redact", "resolve_url", "text"]
+__all__ = [
+    "DEFAULT_REDIS_URL", "TIMEOUTS", "Opened", "atomic", "connect", "is_cluster", "redact",
+    "resolve_url", "scan_some", "text",
+]  # fmt: skip
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+_CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
 
 TIMEOUTS: dict[str, Any] = {
     "socket_connect_timeout": 5.0,  # seconds to open a connection
@@ -68,19 +76,58 @@ async def connect(url: str | None = None) -> Redis:
         RedisUnavailable: Redis does not answer at the URL.
     """
     resolved = resolve_url(url)
+    scheme, _, rest = resolved.partition("://")
     try:
         settings = dict(TIMEOUTS)
-        if resolved.startswith("unix:"):  # no TCP, no keepalive
-            del settings["socket_keepalive"]
-        client = Redis.from_url(resolved, **settings)
-    except ValueError as exc:
+        if scheme in _CLUSTER_SCHEMES:
+            node_url = f"{_CLUSTER_SCHEMES[scheme]}://{rest}"
+            client = cast(Redis, RedisCluster.from_url(node_url, **settings))  # same commands
+        else:
+            if scheme == "unix":  # no TCP, no keepalive
+                del settings["socket_keepalive"]
+            client = Redis.from_url(resolved, **settings)
+    except (ValueError, RedisClusterException) as exc:
         raise ConfigError(f"bad Redis URL {redact(resolved)!r}: {exc}") from None
     try:
         await client.ping()
-    except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+    except (
+        redis_errors.ConnectionError, redis_errors.TimeoutError, RedisClusterException, OSError
+    ) as exc:  # fmt: skip
         await client.aclose()
         raise RedisUnavailable(redact(resolved), str(exc) or type(exc).__name__) from None
     return client
+
+
+def is_cluster(redis: Redis) -> bool:
+    """True if ``redis`` is a Redis Cluster client (:func:`connect` of a ``+cluster`` URL)."""
+    return isinstance(redis, RedisCluster)
+
+
+def atomic(redis: Redis) -> bool:
+    """``transaction=`` for a pipeline meant as one ``MULTI``/``EXEC``: True on one Redis,
+    False on a cluster (where its keys may live in several slots, and redis-py before 6
+    refuses any transaction): there each command is atomic on its own."""
+    return not is_cluster(redis)
+
+
+async def scan_some(
+    redis: Redis, match: str, *, rounds: int, type_: str | None = None
+) -> tuple[list[bytes], bool]:
+    """Keys matching ``match`` (of type ``type_``) found by at most ``rounds`` ``SCAN`` calls
+    of 1000 (on a cluster, as many on each master), and True if every key was seen."""
+    found: list[bytes] = []
+    complete = True
+    for node in redis.get_primaries() if is_cluster(redis) else [None]:  # type: ignore[attr-defined]
+        where = {} if node is None else {"target_nodes": node}
+        cursor: Any = 0
+        for _round in range(rounds):
+            cursor, keys = await redis.scan(cursor, match=match, count=1000, _type=type_, **where)
+            cursor = cursor if node is None else cursor[node.name]
+            found += cast("list[bytes]", keys)
+            if not cursor:
+                break
+        complete = complete and not cursor
+    return found, complete
 
 
 def text(value: bytes | str) -> str:

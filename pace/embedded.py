@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import functools
 import importlib.util
 import os
 import signal
@@ -18,14 +19,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from pace.errors import EmbeddedUnavailable
 
-__all__ = ["EmbeddedRedis", "redis_server_binary", "redis_url_or_temporary", "temporary"]
+__all__ = [
+    "EmbeddedCluster", "EmbeddedRedis", "redis_server_binary", "redis_url_or_temporary",
+    "temporary",
+]  # fmt: skip
 
 _SOCKET_NAME = "redis.sock"
 _MAX_SOCKET_PATH = 100  # sun_path holds 104-108 bytes, depending on the platform
@@ -66,12 +70,20 @@ class EmbeddedRedis:
     Args:
         directory: where the socket, the AOF files and ``redis.log`` live (created if needed).
         port: also listen on this TCP port of 127.0.0.1 (default: unix socket only).
+        options: more ``redis-server`` options (``("--cluster-enabled", "yes")``).
     """
 
-    def __init__(self, directory: str | os.PathLike[str], *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        port: int | None = None,
+        options: Sequence[str] = (),
+    ) -> None:
         self.directory = Path(directory).absolute()
         self.socket_path = self.directory / _SOCKET_NAME
         self.port = port
+        self.options = tuple(options)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -113,6 +125,7 @@ class EmbeddedRedis:
             "--save", "",
             "--daemonize", "no",
             "--logfile", "redis.log",
+            *self.options,
         ]  # fmt: skip
         self._process = subprocess.Popen(
             args,
@@ -159,6 +172,155 @@ class EmbeddedRedis:
         self.stop()
 
 
+class EmbeddedCluster:
+    """A Redis Cluster of embedded servers on 127.0.0.1 ports (free ones found at start unless
+    given), the 16,384 slots split evenly between the masters, each master with ``replicas``
+    replicas; for tests and trials. Each node dies with its parent, as an
+    :class:`EmbeddedRedis` does.
+
+    Example::
+
+        with EmbeddedCluster(".pace-cluster") as cluster:   # 3 masters
+            worker = pace.Worker(["normal"], redis_url=cluster.url)   # redis+cluster://...
+
+    Args:
+        directory: each node's directory is a subdirectory (``node-<port>``).
+        masters: how many masters.
+        replicas: how many replicas each master has.
+        ports: a TCP port of 127.0.0.1 for each node, masters first (default: free ports).
+    """
+
+    SLOTS = 16384
+    _OPTIONS = (
+        "--cluster-enabled", "yes", "--cluster-node-timeout", "5000",
+        "--cluster-config-file", "nodes.conf", "--appendonly", "no",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        masters: int = 3,
+        replicas: int = 0,
+        ports: Sequence[int] | None = None,
+    ) -> None:
+        self.directory = Path(directory)
+        self.masters = masters
+        self.size = masters * (1 + replicas)
+        self.ports = list(ports or ())
+        self.nodes: list[EmbeddedRedis] = []
+
+    @property
+    def url(self) -> str:
+        """The ``redis+cluster://`` URL of the cluster (its first node: the others are found)."""
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}"
+
+    def start(self, timeout: float = 30.0) -> Self:
+        """Start the nodes, give each master its share of the slots, introduce them, make the
+        replicas follow their masters, and wait until every node says the cluster is ok;
+        raise EmbeddedUnavailable if not."""
+        ports = self.ports or _free_ports(self.size)
+        self.nodes = [
+            EmbeddedRedis(self.directory / f"node-{port}", port=port, options=self._OPTIONS)
+            for port in ports
+        ]
+        deadline = time.monotonic() + timeout
+        try:
+            sockets = [node.start().socket_path for node in self.nodes]
+            share = self.SLOTS // self.masters
+            for i, path in enumerate(sockets[: self.masters]):
+                last = self.SLOTS if i == self.masters - 1 else (i + 1) * share
+                _command(path, "CLUSTER", "ADDSLOTS", *range(i * share, last))
+            for port in ports[1:]:
+                _command(sockets[0], "CLUSTER", "MEET", "127.0.0.1", port)
+            for i, path in enumerate(sockets[self.masters :]):
+                master = _node_id(sockets[i % self.masters])
+                _until(deadline, functools.partial(_knows, path, master))
+                _command(path, "CLUSTER", "REPLICATE", master)
+            self.wait_ok(deadline)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def wait_ok(self, deadline: float) -> None:
+        """Wait until every node says the cluster is ok, knows every node and (a replica)
+        is in sync with its master."""
+        _until(deadline, lambda: all(map(self._ok, self.nodes)))
+
+    def _ok(self, node: EmbeddedRedis) -> bool:
+        path = node.socket_path
+        replication = _command(path, "INFO", "replication")
+        return (
+            b"cluster_state:ok" in _command(path, "CLUSTER", "INFO")
+            and _nodes(path).count(b"\n") >= len(self.nodes)
+            and (b"role:master" in replication or b"master_link_status:up" in replication)
+        )
+
+    def failover(self, master: int, timeout: float = 30.0) -> None:
+        """Promote the first replica of master number ``master`` (``CLUSTER FAILOVER``: the
+        master hands over once the replica has every write) and wait until it serves."""
+        replica = self.nodes[self.masters + master].socket_path
+        _command(replica, "CLUSTER", "FAILOVER")
+        deadline = time.monotonic() + timeout
+        _until(deadline, lambda: b"myself,master" in _nodes(replica))
+        self.wait_ok(deadline)
+
+    def stop(self) -> None:
+        """Shut every node down."""
+        for node in self.nodes:
+            node.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _until(deadline: float, condition: Callable[[], bool]) -> None:
+    while not condition():
+        if time.monotonic() > deadline:
+            raise EmbeddedUnavailable("the embedded cluster did not come up in time")
+        time.sleep(0.05)
+
+
+def _knows(path: Path, node_id: str) -> bool:
+    return node_id.encode() in _nodes(path)
+
+
+def _nodes(path: Path) -> bytes:
+    """``CLUSTER NODES`` of the node on the unix socket ``path``."""
+    return _command(path, "CLUSTER", "NODES")
+
+
+def _node_id(path: Path) -> str:
+    """The cluster id of the node on the unix socket ``path``."""
+    mine = next(line for line in _nodes(path).splitlines() if b"myself" in line)
+    return mine.split()[0].decode()
+
+
+def _free_ports(count: int) -> list[int]:
+    """``count`` TCP ports of 127.0.0.1 free now, each with its cluster bus port (+10000)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port < 55536 and port not in ports and _free(port + 10000):
+            ports.append(port)
+    return ports
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @contextlib.contextmanager
 def temporary() -> Iterator[EmbeddedRedis]:
     """An embedded Redis in a new temporary directory, deleted afterwards (nothing persists).
@@ -190,6 +352,25 @@ def redis_url_or_temporary() -> Iterator[str]:
         return
     with temporary() as server:
         yield server.url
+
+
+def _command(path: Path, *args: object) -> bytes:
+    """Send one command to the server on the unix socket ``path``; its reply (a bulk
+    string's text, or a status line)."""
+    parts = [str(arg).encode() for arg in args]
+    request = b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5.0)
+        sock.connect(str(path))
+        sock.sendall(request)
+        reply = sock.recv(65536)
+        if reply.startswith(b"$"):
+            header, _, reply = reply.partition(b"\r\n")
+            while len(reply) < int(header[1:]) + 2:
+                reply += sock.recv(65536)
+    if reply.startswith(b"-"):
+        raise EmbeddedUnavailable(f"{args[0]} {args[1]} failed: {reply.decode().strip()}")
+    return reply
 
 
 def _answers(path: Path) -> bool:

@@ -22,13 +22,17 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from pace import checks
-from pace.client import Client
+from pace.client import Client, push
+from pace.connection import atomic, is_cluster
 from pace.errors import CannotRequeue, ConfigError, NoSuchFailure, PaceError
+from pace.keys import Keys, slot_tag
 from pace.lua import script
 from pace.queues import check_queue_name
 from pace.wire import BATCH_FIELD, ID_FIELD, STAGE_FIELD, encode, failed_at, loads, utcnow
 
-__all__ = ["Failure", "Failures", "PlannedRequeue", "RequeueSummary", "failure_of", "requeue_plan"]
+__all__ = [
+    "Failure", "Failures", "PlannedRequeue", "RequeueSummary", "failure_of", "requeue_plan",
+]  # fmt: skip
 
 _REQUEUE = script("failures_requeue")
 _REMOVE = script("failures_remove")
@@ -132,6 +136,10 @@ class Failures:
     async def _redis(self) -> Redis:
         return await self.client.redis()
 
+    async def _cluster(self) -> Keys | None:
+        """The keys, on a Redis Cluster (where a batch job must stay in its batch's slot)."""
+        return self.client.keys if is_cluster(await self._redis()) else None
+
     async def count(self) -> int:
         """The number of failure records (``LLEN``)."""
         redis = await self._redis()
@@ -174,9 +182,10 @@ class Failures:
         """
         if queue is not None:
             check_queue_name(queue)
+        cluster = await self._cluster()
         for _attempt in range(_ATTEMPTS):
             position, raw = await self._read(index)
-            update = requeue_plan(position, raw, queue)
+            update = requeue_plan(position, raw, queue, cluster=cluster)
             if not await self._apply([update]):
                 return failure_of(position, update.record)
         raise PaceError(f"failure {index} kept changing while being requeued; try again")
@@ -194,11 +203,12 @@ class Failures:
         if queue is not None:
             check_queue_name(queue)
         requeued, skipped, start = 0, {}, 0
+        cluster = await self._cluster()
         while raws := await self._range(start, start + _CHUNK - 1):
             updates = []
             for position, raw in enumerate(raws, start):
                 try:
-                    updates.append(requeue_plan(position, raw, queue))
+                    updates.append(requeue_plan(position, raw, queue, cluster=cluster))
                 except CannotRequeue as exc:
                     skipped[position] = exc.reason
             conflicts = await self._apply(updates)
@@ -231,7 +241,7 @@ class Failures:
     async def clear(self) -> int:
         """Delete every failure record; return how many there were."""
         redis = await self._redis()
-        async with redis.pipeline(transaction=True) as pipe:
+        async with redis.pipeline(transaction=atomic(redis)) as pipe:
             pipe.llen(self._key)
             pipe.delete(self._key)
             count, _deleted = await pipe.execute()
@@ -253,7 +263,7 @@ class Failures:
     async def _read(self, index: int) -> tuple[int, bytes]:
         """The absolute position of ``index`` and the record there, from one snapshot."""
         redis = await self._redis()
-        async with redis.pipeline(transaction=True) as pipe:
+        async with redis.pipeline(transaction=atomic(redis)) as pipe:
             pipe.llen(self._key)
             pipe.lindex(self._key, index)
             count, raw = await pipe.execute()
@@ -270,12 +280,13 @@ class Failures:
         args: list[Any] = []
         for update in updates:
             args += [update.position, update.expected, update.record, update.queue, update.job]
-        conflicts = await _REQUEUE(
-            redis,
-            keys=[self._key, keys.queues, *(keys.queue(update.queue) for update in updates)],
-            args=args,
-        )
-        return [int(position) for position in conflicts]
+        apart = is_cluster(redis)  # the queues live in other slots than the failed list
+        queues = [] if apart else [keys.queues, *(keys.queue(update.queue) for update in updates)]
+        conflicts = {int(p) for p in await _REQUEUE(redis, keys=[self._key, *queues], args=args)}
+        if apart:  # a client dying now leaves the jobs in their records, shown retried
+            marked = [u for u in updates if u.position not in conflicts]
+            await push(redis, keys, [(update.queue, update.job) for update in marked])
+        return sorted(conflicts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,8 +332,12 @@ def failure_of(index: int, raw: bytes) -> Failure:
     )
 
 
-def requeue_plan(position: int, raw: bytes, queue: str | None) -> PlannedRequeue:
-    """The requeue of one record, as Ruby does it; raise CannotRequeue if it holds no job."""
+def requeue_plan(
+    position: int, raw: bytes, queue: str | None, *, cluster: Keys | None = None
+) -> PlannedRequeue:
+    """The requeue of one record, as Ruby does it; raise CannotRequeue if it holds no job, or
+    (on a Redis Cluster: ``cluster`` is the namespace's keys) if it would move a batch job
+    to a queue out of its batch's slot."""
     record = _decode(raw)
     if not isinstance(record, dict):
         raise CannotRequeue(position, "the record is not a JSON object")
@@ -343,12 +358,31 @@ def requeue_plan(position: int, raw: bytes, queue: str | None) -> PlannedRequeue
         check_queue_name(target)
     except ConfigError:
         raise CannotRequeue(position, f"its queue is not a queue name: {target!r}") from None
+    if cluster is not None:
+        _in_batch_slot(position, payload, target, cluster)
     record["retried_at"] = failed_at(utcnow())  # an earlier retried_at is replaced in place
     try:
         updated, job = encode(record), encode(_requeued(payload, class_name, args or []))
     except ValueError as exc:  # a number or string JSON cannot carry (1e400, a lone surrogate)
         raise CannotRequeue(position, f"it cannot be encoded as JSON again: {exc}") from None
     return PlannedRequeue(position, raw, updated, target, job)
+
+
+def _in_batch_slot(position: int, payload: dict[str, Any], queue: str, keys: Keys) -> None:
+    """On a Redis Cluster a batch job settles in its batch's slot: its queue must be there."""
+    batch_id = payload.get(BATCH_FIELD)
+    if not isinstance(batch_id, str):
+        return
+    tag = slot_tag(keys.batch(batch_id))
+    try:
+        if slot_tag(keys.queue(queue)) == tag:
+            return
+    except ConfigError:
+        pass
+    raise CannotRequeue(
+        position, f"a job of batch {batch_id!r} goes to a queue of its slot, with the hash "
+        f"tag {tag}, on a Redis Cluster: not {queue!r}"
+    )  # fmt: skip
 
 
 _KEPT = (ID_FIELD, BATCH_FIELD, STAGE_FIELD)

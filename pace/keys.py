@@ -208,6 +208,12 @@ class Keys:
         """sorted set of ``queue:payload`` by the Unix time it is due (retries, delays)."""
         return self.pace("schedule")
 
+    @property
+    def schedule_mover(self) -> str:
+        """string: the token of the worker moving due jobs on a Redis Cluster, where the move
+        cannot be one script (:mod:`pace.worker.schedule`); expires on its own."""
+        return self.pace("schedule", "mover")
+
     # Batches (pace/batch.py): multi-step tasks and staged groups
     @property
     def batches(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 import pace
-from pace.embedded import EmbeddedRedis, temporary
+from pace.embedded import EmbeddedCluster, EmbeddedRedis, temporary
 from tests.support import Starter, wait_for
 
 pytest_plugins = ["tests.web_support"]  # the web tests' fixtures (make_client, http)
@@ -24,10 +25,33 @@ def redis_server() -> Iterator[EmbeddedRedis]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def cluster_server() -> Iterator[EmbeddedCluster]:
+    """A Redis Cluster of 3 embedded masters on free ports of 127.0.0.1, started the first
+    time a test asks for it (:data:`tests.support.on_both`), stopped with the session."""
+    with (
+        tempfile.TemporaryDirectory(prefix="pace-c-") as directory,
+        EmbeddedCluster(directory, masters=3) as cluster,
+    ):
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def replicated_cluster() -> Iterator[EmbeddedCluster]:
+    """A Redis Cluster of 3 embedded masters with a replica each, for the failover test."""
+    with (
+        tempfile.TemporaryDirectory(prefix="pace-r-") as directory,
+        EmbeddedCluster(directory, masters=3, replicas=1) as cluster,
+    ):
+        yield cluster
+
+
 @pytest.fixture
-def redis_url(redis_server: EmbeddedRedis) -> str:
-    """The URL of the session's Redis (``unix://...``)."""
-    return redis_server.url
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """The URL of the session's Redis (``unix://...``), or of its cluster
+    (``redis+cluster://...``) in a test parametrised with :data:`tests.support.on_both`."""
+    cluster = getattr(request, "param", "single") == "cluster"
+    return str(request.getfixturevalue("cluster_server" if cluster else "redis_server").url)
 
 
 @pytest.fixture

@@ -8,8 +8,23 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 import pace
 from pace.worker.inflight import Fenced, InFlight, Member, Ref
+
+on_both = pytest.mark.parametrize("redis_url", ["single", "cluster"], indirect=True)
+"""Run a test on the session's Redis and again on its 3-master cluster (``conftest.py``): the
+``redis``, ``client``, ``start`` and ``cli_env`` fixtures follow."""
+
+on_both_queues = pytest.mark.parametrize(
+    ("redis_url", "queue"), [("single", "stages"), ("cluster", "{stages}")], indirect=["redis_url"]
+)
+"""A staged-group test on one Redis (its default queue) and on the cluster, where a group's
+queue has a hash tag."""
+
+on_cluster = pytest.mark.parametrize("redis_url", ["cluster"], indirect=True)
+"""Run a test on the session's 3-master cluster only."""
 
 Starter = Callable[..., Awaitable[pace.Worker]]
 """The ``start`` fixture: ``await start(queues, handler, **worker_settings)``."""
@@ -29,9 +44,15 @@ async def wait_for(condition: Callable[[], Any], timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def keys_matching(redis: Any, pattern: str) -> list[bytes]:
+    """The keys matching ``pattern`` (``SCAN``: on every master of a cluster, where ``KEYS``
+    asks one node)."""
+    return [key async for key in redis.scan_iter(match=pattern)]
+
+
 async def lanes_left(redis: Any) -> list[bytes]:
     """The in-flight keys left, but for the fences of recovered lanes (they expire)."""
-    keys: list[bytes] = await redis.keys("resque:pace:inflight:*")
+    keys = await keys_matching(redis, "resque:pace:inflight:*")
     return [key for key in keys if not key.endswith(b":fenced")]
 
 

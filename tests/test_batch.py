@@ -29,6 +29,12 @@ async def batch_keys(redis: Redis) -> list[str]:
     return sorted(found)
 
 
+async def no_batch_keys(redis: Redis) -> bool:
+    """True once no key of any batch is left (a wait_for condition: on a cluster the index
+    entry of a batch deleted by a worker goes a moment later, from the lane's outbox)."""
+    return not await batch_keys(redis)
+
+
 async def staged(redis: Redis, batch_id: str, on_failure: Any = "continue") -> Batch:
     batch = Batch(redis, KEYS, batch_id, kind="staged")
     assert await batch.create(kind="staged", name=batch_id, on_failure=on_failure, expire=60)

@@ -26,6 +26,7 @@ import pytest
 from redis.asyncio import Redis
 
 import pace
+from tests.support import on_both
 
 TESTS_DIR = Path(__file__).parent
 PACE = (sys.executable, "-m", "pace.cli")
@@ -216,6 +217,7 @@ async def test_enqueue_writes_resque_json_and_info_lists_the_queue(
 # -- run --burst -------------------------------------------------------------------------------
 
 
+@on_both
 async def test_run_burst_processes_every_job_and_exits_0(
     cli_env: dict[str, str], redis: Redis, client: pace.Client
 ) -> None:

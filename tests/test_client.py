@@ -8,8 +8,10 @@ import pytest
 from redis.asyncio import Redis
 
 import pace
+from tests.support import on_both
 
 
+@on_both
 async def test_enqueue_writes_resque_json_and_the_queue_set(
     client: pace.Client, redis: Redis
 ) -> None:
@@ -19,6 +21,7 @@ async def test_enqueue_writes_resque_json_and_the_queue_set(
     assert raw == f'{{"class":"SendMail","args":["zoë@example.com",3],"id":"{job_id}"}}'.encode()
 
 
+@on_both
 async def test_enqueue_many_keeps_order_in_one_round_trip(
     client: pace.Client, redis: Redis
 ) -> None:
@@ -29,6 +32,7 @@ async def test_enqueue_many_keeps_order_in_one_round_trip(
     assert await client.enqueue_many("q", "Resize", []) == []
 
 
+@on_both
 async def test_module_level_enqueue_uses_the_url_lookup(
     redis_url: str, redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -37,12 +41,14 @@ async def test_module_level_enqueue_uses_the_url_lookup(
     assert await redis.llen("resque:queue:q") == 1
 
 
+@on_both
 @pytest.mark.parametrize("queue", ["", "a:b", "has space"])
 async def test_bad_queue_names_are_refused(client: pace.Client, queue: str) -> None:
     with pytest.raises(pace.ConfigError, match="bad queue name"):
         await client.enqueue(queue, "Job")
 
 
+@on_both
 async def test_info_reports_queues_workers_failures_and_stats(
     client: pace.Client, redis: Redis
 ) -> None:

@@ -10,9 +10,10 @@ import pytest
 from redis.asyncio import Redis
 
 import pace
-from tests.support import Starter, noop, wait_for
+from tests.support import Starter, noop, on_both, wait_for
 
 
+@on_both
 async def test_a_paused_queue_stops_within_a_second_and_resumes_by_itself(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -47,6 +48,7 @@ async def feed(client: pace.Client) -> None:
         await asyncio.sleep(0.1)
 
 
+@on_both
 async def test_a_field_pace_did_not_write_is_skipped_and_other_pauses_still_hold(
     redis: Redis, start: Starter
 ) -> None:
@@ -62,6 +64,7 @@ async def test_a_field_pace_did_not_write_is_skipped_and_other_pauses_still_hold
     ]
 
 
+@on_both
 async def test_pausing_one_worker_and_resuming_it(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -83,6 +86,7 @@ async def test_pausing_one_worker_and_resuming_it(
     assert not worker.paused
 
 
+@on_both
 async def test_bad_pauses_are_refused(redis: Redis) -> None:
     pauses = pace.Pauses(redis)
     with pytest.raises(pace.ConfigError):
@@ -91,6 +95,7 @@ async def test_bad_pauses_are_refused(redis: Redis) -> None:
         await pauses.pause_queue("q", seconds=-1)
 
 
+@on_both
 async def test_the_cli_pauses_and_resumes_a_queue(redis: Redis, cli_env: dict[str, str]) -> None:
     async def cli(*args: str) -> tuple[int, str]:
         child = await asyncio.create_subprocess_exec(

@@ -16,7 +16,7 @@ from pace.embedded import EmbeddedRedis
 from pace.keys import Keys
 from pace.retry import RetryPolicy
 from pace.worker.inflight import InFlight, Ref
-from tests.support import Starter, lanes_left, raw_of, wait_for
+from tests.support import Starter, lanes_left, on_both, raw_of, wait_for
 
 KEYS = Keys()
 
@@ -38,6 +38,7 @@ async def ghost(redis: Redis, worker_id: str, queue: str, count: int) -> list[Re
     return await InFlight(redis, KEYS, worker_id).exchange([], {queue: count})
 
 
+@on_both
 async def test_a_running_job_is_in_flight_until_its_outcome_is_stored(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -63,6 +64,7 @@ async def test_a_running_job_is_in_flight_until_its_outcome_is_stored(
     assert not await redis.keys("resque:pace:inflight:*"), "nothing left in the lane"
 
 
+@on_both
 async def test_successes_in_order_cost_one_delete_and_stragglers_an_integer_each(
     redis: Redis,
 ) -> None:
@@ -82,6 +84,7 @@ async def test_successes_in_order_cost_one_delete_and_stragglers_an_integer_each
     assert await redis.get("resque:stat:processed:me:1:q") == b"3"
 
 
+@on_both
 async def test_an_exchange_sent_again_after_a_lost_reply_takes_no_job_twice(
     redis: Redis,
 ) -> None:
@@ -97,6 +100,7 @@ async def test_an_exchange_sent_again_after_a_lost_reply_takes_no_job_twice(
     assert not await redis.keys("resque:pace:inflight:*")
 
 
+@on_both
 async def test_a_dead_workers_jobs_go_back_to_the_head_of_their_queues(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -121,6 +125,7 @@ async def test_a_dead_workers_jobs_go_back_to_the_head_of_their_queues(
     assert not await redis.sismember("resque:pace:workers", dead)
 
 
+@on_both
 async def test_recovery_moves_each_job_exactly_once_when_many_workers_race(redis: Redis) -> None:
     dead = "ghost:2:q"
     raws = [f'{{"class":"Job","args":[{i}]}}'.encode() for i in range(500)]
@@ -133,6 +138,7 @@ async def test_recovery_moves_each_job_exactly_once_when_many_workers_race(redis
     assert set((await redis.hgetall(KEYS.deliveries("q"))).values()) == {b"1"}
 
 
+@on_both
 async def test_a_live_worker_is_not_recovered(redis: Redis) -> None:
     other = "alive:3:q"
     await redis.rpush("resque:queue:q", b"{}")
@@ -142,6 +148,7 @@ async def test_a_live_worker_is_not_recovered(redis: Redis) -> None:
     assert await lane_jobs(redis, "q", other) == [b"{}"]
 
 
+@on_both
 async def test_a_failure_record_is_not_lost_with_a_worker_that_dies_storing_it(
     redis: Redis,
 ) -> None:
@@ -160,6 +167,7 @@ async def test_a_failure_record_is_not_lost_with_a_worker_that_dies_storing_it(
     assert not await lanes_left(redis)
 
 
+@on_both
 async def test_a_job_that_keeps_killing_workers_is_failed_as_poison(
     redis: Redis, start: Starter
 ) -> None:
@@ -186,6 +194,7 @@ async def test_a_job_that_keeps_killing_workers_is_failed_as_poison(
     assert await lane_jobs(redis, "q", worker.id) == []
 
 
+@on_both
 async def test_retries_back_off_and_only_the_last_failure_is_recorded(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -212,6 +221,7 @@ async def test_retries_back_off_and_only_the_last_failure_is_recorded(
     assert not await redis.exists("resque:pace:schedule")
 
 
+@on_both
 async def test_other_exceptions_are_not_retried(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -226,6 +236,7 @@ async def test_other_exceptions_are_not_retried(
     assert "pace_attempt" not in record["payload"]
 
 
+@on_both
 async def test_a_handler_can_ask_for_a_retry_with_a_delay(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -244,6 +255,7 @@ async def test_a_handler_can_ask_for_a_retry_with_a_delay(
     assert await redis.llen("resque:failed") == 0
 
 
+@on_both
 async def test_a_job_over_its_timeout_is_cancelled_and_failed(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -265,6 +277,7 @@ async def test_a_job_over_its_timeout_is_cancelled_and_failed(
     assert cancelled.is_set()
 
 
+@on_both
 async def test_enqueue_in_waits_on_the_schedule_then_runs(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -282,6 +295,7 @@ async def test_enqueue_in_waits_on_the_schedule_then_runs(
     assert await redis.zcard("resque:pace:schedule") == 0
 
 
+@on_both
 async def test_graceful_stop_under_load_loses_nothing_and_fails_nothing(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -331,6 +345,7 @@ async def test_a_redis_restart_mid_run_loses_no_job() -> None:
             server.stop()
 
 
+@on_both
 async def test_a_huge_payload_runs_and_a_huge_bad_one_is_kept_in_its_failure(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:

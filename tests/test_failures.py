@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 import pace
 from pace.failures import requeue_plan
+from tests.support import on_both
 
 FAILED = "resque:failed"
 RESQUE_TIME = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d UTC$")
@@ -69,6 +70,7 @@ def assert_recent(resque_time: str) -> None:
 # -- count, list, get ----------------------------------------------------------------------------
 
 
+@on_both
 async def test_count_and_list_read_what_a_real_worker_wrote_field_by_field(
     client: pace.Client, redis: Redis, failures: pace.Failures
 ) -> None:
@@ -99,6 +101,7 @@ async def test_count_and_list_read_what_a_real_worker_wrote_field_by_field(
     assert await failures.get(-1) == listed[1]
 
 
+@on_both
 async def test_list_pages_with_start_and_count(redis: Redis, failures: pace.Failures) -> None:
     await redis.rpush(FAILED, *(ruby_record(args=[n, 0]) for n in range(5)))
 
@@ -110,6 +113,7 @@ async def test_list_pages_with_start_and_count(redis: Redis, failures: pace.Fail
     assert await failures.list(start=0, count=0) == []  # not LRANGE 0 -1, the whole list
 
 
+@on_both
 @pytest.mark.parametrize(("start", "count"), [(-1, 20), (0, -1), (True, 20)])
 async def test_list_rejects_a_negative_start_or_count(
     failures: pace.Failures, start: Any, count: Any
@@ -118,6 +122,7 @@ async def test_list_rejects_a_negative_start_or_count(
         await failures.list(start, count)
 
 
+@on_both
 async def test_a_malformed_record_is_listed_with_its_raw_text_not_a_crash(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -136,6 +141,7 @@ async def test_a_malformed_record_is_listed_with_its_raw_text_not_a_crash(
     assert (await failures.get(1)).raw == "{not json"
 
 
+@on_both
 async def test_fields_of_the_wrong_type_are_none_not_a_crash(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -148,6 +154,7 @@ async def test_fields_of_the_wrong_type_are_none_not_a_crash(
     assert failure.backtrace == ()
 
 
+@on_both
 async def test_failures_follow_the_clients_namespace(redis: Redis) -> None:
     await redis.rpush("other:failed", ruby_record())
     async with pace.Client(redis=redis, namespace="other") as client:
@@ -162,6 +169,7 @@ async def test_failures_follow_the_clients_namespace(redis: Redis) -> None:
 # -- requeue ---------------------------------------------------------------------------------------
 
 
+@on_both
 async def test_requeue_keeps_the_record_with_retried_at_and_enqueues_only_class_and_args(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -186,6 +194,7 @@ async def test_requeue_keeps_the_record_with_retried_at_and_enqueues_only_class_
     assert failure.raw == after[1].decode()
 
 
+@on_both
 async def test_a_requeued_job_runs_on_a_worker(
     redis: Redis, failures: pace.Failures, client: pace.Client
 ) -> None:
@@ -205,6 +214,7 @@ async def test_a_requeued_job_runs_on_a_worker(
     assert (await failures.get(0)).retried_at is not None
 
 
+@on_both
 async def test_requeue_again_replaces_retried_at_in_place(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -221,6 +231,7 @@ async def test_requeue_again_replaces_retried_at_in_place(
     assert await queued(redis, "q") == [b'{"class":"Divide","args":[1,0]}'] * 2
 
 
+@on_both
 async def test_requeue_to_another_queue_leaves_the_records_queue(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -235,6 +246,7 @@ async def test_requeue_to_another_queue_leaves_the_records_queue(
     assert json.loads((await records(redis))[0])["queue"] == "q"
 
 
+@on_both
 async def test_requeue_to_a_bad_queue_name_raises_config_error(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -244,6 +256,7 @@ async def test_requeue_to_a_bad_queue_name_raises_config_error(
     assert await records(redis) == [ruby_record()]
 
 
+@on_both
 async def test_requeue_with_a_negative_index_counts_from_the_end(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -258,6 +271,7 @@ async def test_requeue_with_a_negative_index_counts_from_the_end(
     assert retried[1] is not None
 
 
+@on_both
 async def test_requeue_of_a_payload_without_args_enqueues_empty_args(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -305,6 +319,7 @@ async def test_requeue_of_a_record_without_a_job_raises_cannot_requeue_and_chang
     assert not await redis.exists("resque:queues", "resque:queue:q")
 
 
+@on_both
 async def test_the_record_of_an_undecodable_job_keeps_its_raw_payload_and_is_not_requeued(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -320,6 +335,7 @@ async def test_the_record_of_an_undecodable_job_keeps_its_raw_payload_and_is_not
     assert await redis.llen("resque:queue:q") == 0
 
 
+@on_both
 async def test_a_requeue_planned_before_a_concurrent_remove_requeues_nothing(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -341,6 +357,7 @@ async def test_a_requeue_planned_before_a_concurrent_remove_requeues_nothing(
 OPERATIONS = ["get", "requeue", "remove"]
 
 
+@on_both
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("index", [3, 100, -4])
 async def test_a_bad_index_raises_no_such_failure_naming_the_index_and_the_count(
@@ -361,6 +378,7 @@ async def test_a_bad_index_raises_no_such_failure_naming_the_index_and_the_count
     assert not await redis.exists("resque:queues", "resque:queue:q")
 
 
+@on_both
 @pytest.mark.parametrize("operation", OPERATIONS)
 async def test_any_index_of_an_empty_list_says_there_are_no_failures(
     failures: pace.Failures, operation: str
@@ -372,6 +390,7 @@ async def test_any_index_of_an_empty_list_says_there_are_no_failures(
 # -- remove, requeue_all, clear --------------------------------------------------------------------
 
 
+@on_both
 async def test_remove_deletes_the_record_and_later_ones_shift_down(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -385,6 +404,7 @@ async def test_remove_deletes_the_record_and_later_ones_shift_down(
     assert [(f.index, f.payload["args"]) for f in await failures.list()] == [(0, ["a"]), (1, ["c"])]
 
 
+@on_both
 async def test_remove_with_a_negative_index_counts_from_the_end(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -397,6 +417,7 @@ async def test_remove_with_a_negative_index_counts_from_the_end(
     assert await records(redis) == [b, c]
 
 
+@on_both
 async def test_remove_of_an_empty_record_left_by_ruby_removes_one_record(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -407,6 +428,7 @@ async def test_remove_of_an_empty_record_left_by_ruby_removes_one_record(
     assert await records(redis) == [a, b""]
 
 
+@on_both
 async def test_requeue_all_requeues_every_record_keeps_them_and_reports_the_skipped(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -438,6 +460,7 @@ async def test_requeue_all_requeues_every_record_keeps_them_and_reports_the_skip
         assert_recent(json.loads(raw)["retried_at"])
 
 
+@on_both
 async def test_requeue_all_reads_a_long_list_in_chunks_and_keeps_the_order(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -451,11 +474,13 @@ async def test_requeue_all_reads_a_long_list_in_chunks_and_keeps_the_order(
     assert await redis.llen(FAILED) == 450
 
 
+@on_both
 async def test_requeue_all_of_no_failures_requeues_nothing(failures: pace.Failures) -> None:
     summary = await failures.requeue_all()
     assert (summary.requeued, summary.skipped) == (0, {})
 
 
+@on_both
 async def test_clear_deletes_every_record_and_returns_how_many(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -465,6 +490,7 @@ async def test_clear_deletes_every_record_and_returns_how_many(
     assert await failures.clear() == 0
 
 
+@on_both
 async def test_clear_retried_removes_only_records_with_retried_at(
     redis: Redis, failures: pace.Failures
 ) -> None:
@@ -504,6 +530,7 @@ async def failed(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     return process.returncode, stdout.decode(), stderr.decode()
 
 
+@on_both
 async def test_cli_failed_list_prints_one_line_per_record(
     cli_env: dict[str, str], redis: Redis
 ) -> None:
@@ -527,6 +554,7 @@ async def test_cli_failed_list_prints_one_line_per_record(
     ]
 
 
+@on_both
 async def test_cli_failed_list_pages_with_start_and_count(
     cli_env: dict[str, str], redis: Redis
 ) -> None:
@@ -543,12 +571,14 @@ async def test_cli_failed_list_pages_with_start_and_count(
     assert (status, stdout) == (0, "no failures from index 5 (there are 5)\n")
 
 
+@on_both
 async def test_cli_failed_list_of_no_failures_says_so(
     cli_env: dict[str, str], redis: Redis
 ) -> None:
     assert await failed("list", env=cli_env) == (0, "no failures\n", "")
 
 
+@on_both
 async def test_cli_failed_requeue_index_enqueues_the_job_and_keeps_the_record(
     cli_env: dict[str, str], redis: Redis
 ) -> None:
@@ -562,6 +592,7 @@ async def test_cli_failed_requeue_index_enqueues_the_job_and_keeps_the_record(
     assert await redis.llen(FAILED) == 2
 
 
+@on_both
 async def test_cli_failed_requeue_to_another_queue(cli_env: dict[str, str], redis: Redis) -> None:
     await redis.rpush(FAILED, ruby_record())
     status, stdout, _ = await failed("requeue", "-1", "--queue", "other", env=cli_env)
@@ -569,6 +600,7 @@ async def test_cli_failed_requeue_to_another_queue(cli_env: dict[str, str], redi
     assert await queued(redis, "other") == [b'{"class":"Divide","args":[1,0]}']
 
 
+@on_both
 async def test_cli_failed_requeue_all_reports_the_skipped_on_stderr(
     cli_env: dict[str, str], redis: Redis
 ) -> None:
@@ -581,6 +613,7 @@ async def test_cli_failed_requeue_all_reports_the_skipped_on_stderr(
     assert len(await queued(redis, "q")) == 2
 
 
+@on_both
 async def test_cli_failed_remove_removes_one_and_shows_it(
     cli_env: dict[str, str], redis: Redis
 ) -> None:
@@ -597,6 +630,7 @@ async def test_cli_failed_remove_removes_one_and_shows_it(
     assert await records(redis) == [b]
 
 
+@on_both
 async def test_cli_failed_clear_says_how_many_it_removed(
     cli_env: dict[str, str], redis: Redis
 ) -> None:
@@ -609,6 +643,7 @@ async def test_cli_failed_clear_says_how_many_it_removed(
     assert await failed("clear", env=cli_env) == (0, "removed 0 failures\n", "")
 
 
+@on_both
 async def test_cli_failed_uses_the_namespace_option(cli_env: dict[str, str], redis: Redis) -> None:
     await redis.rpush("other:failed", ruby_record())
     status, stdout, _ = await failed("list", "--namespace", "other", env=cli_env)
@@ -647,6 +682,7 @@ async def test_cli_failed_bad_input_exits_2_with_a_message(
     assert not await redis.exists("resque:queue:q")
 
 
+@on_both
 async def test_cli_failed_requeue_of_a_record_without_a_job_exits_2_saying_why(
     cli_env: dict[str, str], redis: Redis
 ) -> None:
@@ -659,6 +695,7 @@ async def test_cli_failed_requeue_of_a_record_without_a_job_exits_2_saying_why(
     )
 
 
+@on_both
 async def test_cli_failed_with_an_unreachable_redis_exits_1_naming_the_url(
     cli_env: dict[str, str],
 ) -> None:

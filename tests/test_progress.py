@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 import pace
 from pace.progress import MemoryStore, RedisStore, Tick, jobs
-from tests.support import Starter, wait_for
+from tests.support import Starter, on_both, wait_for
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 START = 1_800_000_000.0
@@ -36,6 +36,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return fake
 
 
+@on_both
 async def test_the_stored_json_has_every_field_of_the_spec(redis: Redis, clock: Clock) -> None:
     store = RedisStore(redis)
     progress = await pace.Progress(
@@ -102,6 +103,7 @@ async def test_eta_is_within_ten_percent_for_a_steady_rate(clock: Clock) -> None
     assert tick.status == "running"
 
 
+@on_both
 async def test_an_eta_read_back_equals_the_live_one(redis: Redis, clock: Clock) -> None:
     clock.now = START + 0.95  # late in a second: whole seconds would put the start 0.95 s early
     store = RedisStore(redis)
@@ -138,6 +140,7 @@ async def test_a_tick_after_the_end_raises(end: str) -> None:
         await progress.tick(force=True)
 
 
+@on_both
 async def test_a_total_of_zero_is_done_and_none_is_unknown(redis: Redis, clock: Clock) -> None:
     store = RedisStore(redis)
     empty = await pace.Progress("s", total=0, job_id="zero", store=store)
@@ -156,6 +159,7 @@ async def test_a_total_of_zero_is_done_and_none_is_unknown(redis: Redis, clock: 
     assert ticks["unknown"].status == "running"
 
 
+@on_both
 async def test_finished_entries_expire_one_by_one(redis: Redis, clock: Clock) -> None:
     store = RedisStore(redis)
     done = await pace.Progress(("team", 1), total=1, job_id="done", expire=60, store=store)
@@ -171,6 +175,7 @@ async def test_finished_entries_expire_one_by_one(redis: Redis, clock: Clock) ->
     assert not await redis.exists("resque:pace:team:1")
 
 
+@on_both
 async def test_a_running_entry_lives_as_long_as_it_runs(redis: Redis) -> None:
     store = RedisStore(redis)
     key = "resque:pace:team:2"
@@ -182,6 +187,7 @@ async def test_a_running_entry_lives_as_long_as_it_runs(redis: Redis) -> None:
     assert 0 < await redis.pttl(key) <= 1000, "a finished entry: expire seconds from its end"
 
 
+@on_both
 async def test_the_scope_lives_as_long_as_its_longest_lived_entry(redis: Redis) -> None:
     store = RedisStore(redis)
     key = "resque:pace:team:3"
@@ -205,6 +211,7 @@ async def test_the_scope_lives_as_long_as_its_longest_lived_entry(redis: Redis) 
     assert 3_590_000 < await redis.pttl(key) <= 3_600_000, "kept's end, once none runs"
 
 
+@on_both
 async def test_async_with_completes_or_fails(redis: Redis) -> None:
     store = RedisStore(redis)
     async with pace.Progress("s", total=2, job_id="ok", store=store) as progress:
@@ -219,6 +226,7 @@ async def test_async_with_completes_or_fails(redis: Redis) -> None:
     assert ticks["bad"].error == "bad row"
 
 
+@on_both
 async def test_a_query_from_a_second_process_sees_the_scope(redis: Redis, redis_url: str) -> None:
     first = await pace.Progress(("user", 7), total=4, job_id="a", store=RedisStore(redis))
     second = await pace.Progress(("user", 7), total=8, job_id="b", store=RedisStore(redis))
@@ -245,6 +253,7 @@ async def test_redis_errors_in_a_progress_write_never_fail_the_job() -> None:
     await store.redis.aclose()
 
 
+@on_both
 async def test_the_worker_marks_a_crashed_jobs_progress_failed(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -263,6 +272,7 @@ async def test_the_worker_marks_a_crashed_jobs_progress_failed(
     assert (tick.count, tick.name, tick.params) == (3, "Import", [42])
 
 
+@on_both
 async def test_a_job_failing_after_its_progress_block_closed_is_marked_failed(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -279,6 +289,7 @@ async def test_a_job_failing_after_its_progress_block_closed_is_marked_failed(
     assert tick.error == "RuntimeError: failed while saving the results"
 
 
+@on_both
 async def test_two_jobs_in_one_scope_in_a_worker(
     client: pace.Client, redis: Redis, start: Starter
 ) -> None:
@@ -315,6 +326,7 @@ def test_tick_status_properties() -> None:
     )
 
 
+@on_both
 async def test_the_cli_shows_a_scope_as_bars(redis: Redis, cli_env: dict[str, str]) -> None:
     store = RedisStore(redis)
     half = await pace.Progress(("user", 5), total=200, job_id="a" * 32, name="Import", store=store)
@@ -336,6 +348,7 @@ async def test_the_cli_shows_a_scope_as_bars(redis: Redis, cli_env: dict[str, st
     )
 
 
+@on_both
 async def test_progress_reports_into_a_ruby_apps_progressrus_scope(
     redis: Redis, redis_url: str
 ) -> None:

@@ -22,7 +22,7 @@ from pace.wire import batch_of
 from pace.worker.inflight import InFlight
 from pace.workflows.batch import CleanSummary
 from pace.workflows.stages import Cleaner
-from tests.support import Starter, noop, raw_of, succeed, take_one, wait_for
+from tests.support import Starter, noop, on_both_queues, raw_of, succeed, take_one, wait_for
 from tests.test_batch import batch_keys
 from tests.test_examples import run_example
 
@@ -69,8 +69,9 @@ async def test_stages_run_strictly_in_order_with_many_workers_racing(
     assert all(b":pace:worker" in key or key == b"resque:pace:workers" for key in keys), keys
 
 
+@on_both_queues
 async def test_a_retrying_job_holds_its_stage(
-    client: pace.Client, redis: Redis, start: Starter
+    client: pace.Client, redis: Redis, start: Starter, queue: str
 ) -> None:
     events: list[tuple[str, float]] = []
 
@@ -82,14 +83,12 @@ async def test_a_retrying_job_holds_its_stage(
     async def later(job: pace.Job) -> None:
         events.append(("later", time.monotonic()))
 
-    async with pace.StagedGroup.within_a_grouping(client=client) as group:
+    async with pace.StagedGroup.within_a_grouping(queue=queue, client=client) as group:
         await group.stage(1).enqueue("Flaky")
         await group.stage(1).enqueue("Quick")
         await group.stage(2).enqueue("Later")
     policy = RetryPolicy(attempts=2, backoff=0.8, jitter=0)
-    await start(
-        ["stages"], {"Flaky": flaky, "Quick": noop, "Later": later}, retry={"Flaky": policy}
-    )
+    await start([queue], {"Flaky": flaky, "Quick": noop, "Later": later}, retry={"Flaky": policy})
 
     async def retrying() -> bool:
         return await statuses(group.stage(1)) == ["pending_re_run", "successful"]
@@ -104,8 +103,9 @@ async def test_a_retrying_job_holds_its_stage(
     await wait_for(gone(redis, group))
 
 
+@on_both_queues
 async def test_a_killed_workers_job_still_completes_its_stage_once(
-    client: pace.Client, redis: Redis, start: Starter
+    client: pace.Client, redis: Redis, start: Starter, queue: str
 ) -> None:
     ran: list[Any] = []
     release = asyncio.Event()
@@ -115,20 +115,20 @@ async def test_a_killed_workers_job_still_completes_its_stage_once(
         if job.args[0] == "last":
             await release.wait()
 
-    async with pace.StagedGroup.within_a_grouping(client=client) as group:
+    async with pace.StagedGroup.within_a_grouping(queue=queue, client=client) as group:
         await group.stage(1).enqueue_many("Work", [[0], [1], [2]])
         await group.stage(2).enqueue("Work", "last")
     # A worker took job 0, started it (status running) and died: its entry is in its
     # in-flight list, its liveness key gone.
-    dead = "ghost:1:stages"
+    dead = f"ghost:1:{queue}"
     ghost = InFlight(redis, KEYS, dead)
-    ref = await take_one(ghost, "stages")
+    ref = await take_one(ghost, queue)
     payload = json.loads(raw_of(ref))
     await ghost.running(batch_of(payload))
     await redis.sadd("resque:pace:workers", dead)
     assert await statuses(group.stage(1)) == ["running", "queued", "queued"]
 
-    await start(["stages"], work, dead_after=0.4)
+    await start([queue], work, dead_after=0.4)
     await wait_for(lambda: "last" in ran)
     assert sorted(ran, key=str) == [0, 1, 2, "last"]
     counts = await group.stage(1).counts()
@@ -280,8 +280,9 @@ async def test_jobs_added_from_inside_a_job_join_the_right_stages(
     assert ran[2:] == [(2, "second", "imports"), (3, "third", "imports")]
 
 
+@on_both_queues
 async def test_pending_delayed_and_complete_stages(
-    client: pace.Client, redis: Redis, start: Starter
+    client: pace.Client, redis: Redis, start: Starter, queue: str
 ) -> None:
     ran: list[tuple[Any, float]] = []
     release = asyncio.Event()
@@ -291,14 +292,14 @@ async def test_pending_delayed_and_complete_stages(
         if job.args[0] == "hold":
             await release.wait()
 
-    group = await pace.StagedGroup.create("manual", client=client)
+    group = await pace.StagedGroup.create("manual", queue=queue, client=client)
     await group.stage(1).enqueue("Work", "first")
     await group.stage(2).enqueue_in(0.4, "Work", "delayed")
     await group.stage(2).enqueue_at(time.time() - 60, "Work", "past")
     await group.stage(3).enqueue("Work", "hold")
     assert (await group.current_stage()).number == 1
     assert [await group.stage(n).status() for n in (1, 2, 3)] == ["pending"] * 3
-    await start(["stages"], work)
+    await start([queue], work)
     await asyncio.sleep(0.2)
     assert ran == [], "nothing runs before the group is initiated"
     await group.initiate()
@@ -417,8 +418,9 @@ async def test_a_stage_initiated_before_its_turn_runs_at_once(
     assert ran == ["early", "added", "first", "third"]
 
 
+@on_both_queues
 async def test_enqueue_job_runs_a_waiting_job_now_even_out_of_a_retry_delay(
-    client: pace.Client, redis: Redis, start: Starter
+    client: pace.Client, redis: Redis, start: Starter, queue: str
 ) -> None:
     release = asyncio.Event()
     ran: list[tuple[str, int]] = []
@@ -430,11 +432,11 @@ async def test_enqueue_job_runs_a_waiting_job_now_even_out_of_a_retry_delay(
         if job.args[0] == "flaky" and job.attempt == 1:
             raise ConnectionError("try again in a minute")
 
-    async with pace.StagedGroup.within_a_grouping(client=client) as group:
+    async with pace.StagedGroup.within_a_grouping(queue=queue, client=client) as group:
         await group.stage(1).enqueue("Work", "hold")
         flaky = await group.stage(1).enqueue("Work", "flaky")
         early = await group.stage(2).enqueue("Work", "early")
-    await start(["stages"], work, retry=RetryPolicy(attempts=2, backoff=60, jitter=0))
+    await start([queue], work, retry=RetryPolicy(attempts=2, backoff=60, jitter=0))
     await wait_for(lambda: len(ran) == 2)
     flaky_job = pace.StagedJobHandle(group, 1, flaky)
 

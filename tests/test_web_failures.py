@@ -6,6 +6,7 @@ import json
 
 from redis.asyncio import Redis
 
+from tests.support import on_both
 from tests.web_support import (
     XSS,
     Client,
@@ -17,6 +18,7 @@ from tests.web_support import (
 # -- failures ---------------------------------------------------------------------------
 
 
+@on_both
 async def test_failures_are_listed_and_paged(http: Client, redis: Redis) -> None:
     await redis.rpush("resque:failed", *(ruby_failure(args=[i]) for i in range(30)))
     data = await (await http.get("/api/failures?start=25&count=10")).json()
@@ -34,6 +36,7 @@ async def test_failures_are_listed_and_paged(http: Client, redis: Redis) -> None
     assert (await http.get("/api/failures?count=x")).status == 400
 
 
+@on_both
 async def test_retry_remove_retry_all_and_clear(http: Client, redis: Redis) -> None:
     await redis.rpush("resque:failed", ruby_failure(args=[0]), ruby_failure(args=[1]))
     retried = await post(http, "/api/failures/1/retry")
@@ -61,6 +64,7 @@ async def test_retry_remove_retry_all_and_clear(http: Client, redis: Redis) -> N
     assert await redis.llen("resque:failed") == 0
 
 
+@on_both
 async def test_bad_failure_actions_get_a_4xx(http: Client, redis: Redis) -> None:
     await redis.rpush("resque:failed", b"not a record")
     for path, status, reason in [
@@ -74,6 +78,7 @@ async def test_bad_failure_actions_get_a_4xx(http: Client, redis: Redis) -> None
         assert reason in (await response.json())["error"]
 
 
+@on_both
 async def test_failure_buttons_post_forms_and_come_back_with_a_notice(
     http: Client, redis: Redis
 ) -> None:
@@ -100,6 +105,7 @@ async def _ids(http: Client) -> list[str]:
     return [f["id"] for f in (await (await http.get("/api/failures")).json())["failures"]]
 
 
+@on_both
 async def test_a_stale_page_cannot_retry_or_remove_the_wrong_record(
     http: Client, redis: Redis
 ) -> None:
@@ -126,6 +132,7 @@ async def test_a_stale_page_cannot_retry_or_remove_the_wrong_record(
     assert "16 hex digits" in (await bad.json())["error"]
 
 
+@on_both
 async def test_numbers_in_paths_and_queries_are_range_checked(http: Client, redis: Redis) -> None:
     await redis.rpush("resque:failed", ruby_failure())
     huge = str(2**63)
@@ -144,6 +151,7 @@ async def test_numbers_in_paths_and_queries_are_range_checked(http: Client, redi
     assert (await http.get(f"/failures/{huge}")).status == 400
 
 
+@on_both
 async def test_retry_is_offered_only_on_records_that_hold_a_job(http: Client, redis: Redis) -> None:
     no_class = json.loads(ruby_failure())
     no_class["payload"] = {"args": [1]}
@@ -157,6 +165,7 @@ async def test_retry_is_offered_only_on_records_that_hold_a_job(http: Client, re
     assert "Not retried: its payload has no job class" in page
 
 
+@on_both
 async def test_retry_all_skips_retried_records_and_clear_retried_removes_them(
     http: Client, redis: Redis
 ) -> None:
@@ -173,6 +182,7 @@ async def test_retry_all_skips_retried_records_and_clear_retried_removes_them(
     assert "10 retried failures cleared." in await (await http.get("/failures")).text()
 
 
+@on_both
 async def test_the_table_view_filters_and_acts_on_the_selected_failures(
     http: Client, redis: Redis
 ) -> None:
@@ -212,6 +222,7 @@ async def test_the_table_view_filters_and_acts_on_the_selected_failures(
     assert (await http.get("/failures?view=grid")).status == 400
 
 
+@on_both
 async def test_a_failure_has_a_page_of_its_own(http: Client, redis: Redis) -> None:
     record = json.loads(ruby_failure("Charge", [XSS, {"amount": 5}], "billing"))
     record["backtrace"] = [f"app/jobs/charge.rb:{n}:in `perform'" for n in range(40)]

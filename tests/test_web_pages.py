@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 
 import pace
 from pace.progress import RedisStore
-from tests.support import Starter, wait_for
+from tests.support import Starter, on_both, wait_for
 from tests.web_support import (
     XSS,
     Client,
@@ -73,6 +73,7 @@ async def test_resque_pause_all_is_shown(http: Client, redis: Redis) -> None:
     assert "pause-all-workers" in await (await http.get("/")).text()
 
 
+@on_both
 async def test_a_queue_is_paged_oldest_first(http: Client, client: pace.Client) -> None:
     await client.enqueue_many("q", "Job", [[i] for i in range(120)])
     data = await (await http.get("/api/queues/q?start=100&count=50")).json()
@@ -86,6 +87,16 @@ async def test_a_queue_is_paged_oldest_first(http: Client, client: pace.Client) 
     assert "50 to 74 of 120" in page
     assert "start=25&amp;count=25" in page  # previous
     assert "start=75&amp;count=25" in page  # next
+
+
+async def test_a_queue_whose_name_has_a_hash_tag_is_shown_and_paused(
+    http: Client, client: pace.Client
+) -> None:
+    await client.enqueue("{stages}", "Job", 1)  # a staged group's queue on a cluster
+    data = await (await http.get("/api/queues/%7Bstages%7D")).json()
+    assert (data["size"], data["jobs"][0]["args"]) == (1, [1])
+    assert "{stages}" in await (await http.get("/queues/%7Bstages%7D")).text()
+    assert (await post(http, "/api/queues/%7Bstages%7D/pause", {})).status == 200
 
 
 async def test_a_payload_that_is_not_a_job_is_shown_raw(
@@ -248,6 +259,7 @@ async def test_progress_of_a_scope(http: Client, redis: Redis) -> None:
     assert (jump.status, jump.headers["Location"]) == (303, "/progress/user:3421")
 
 
+@on_both
 async def test_scope_discovery_skips_hashes_that_are_not_progress(
     http: Client, redis: Redis
 ) -> None:

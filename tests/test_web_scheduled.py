@@ -8,7 +8,7 @@ import time
 from redis.asyncio import Redis
 
 import pace
-from tests.support import Starter, wait_for
+from tests.support import Starter, on_both, wait_for
 from tests.web_support import XSS, Client, form, post
 
 
@@ -51,6 +51,7 @@ async def test_a_pending_retry_is_listed_as_one(
     )
 
 
+@on_both
 async def test_run_now_and_delete_act_on_that_job_only(
     http: Client, client: pace.Client, redis: Redis
 ) -> None:

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 import pace
 from pace.metrics import MAX_CLASSES, OTHER, WorkerMetrics
 from pace.web.stats import quantile
-from tests.support import Starter, wait_for
+from tests.support import Starter, on_both, wait_for
 from tests.web_support import XSS, Client
 
 
@@ -88,6 +88,7 @@ def test_worker_metrics_count_outcomes_per_class_and_minute_within_bounds() -> N
     assert json.loads(metrics.to_json(in_flight=0))["count"] == data["count"] + 1
 
 
+@on_both
 async def test_redis_figures_and_the_keys_of_the_namespace(
     http: Client, client: pace.Client, redis: Redis
 ) -> None:

@@ -1,6 +1,7 @@
 --! uses: batch
 -- ARGV[3..]: batch id, kind ('' for any), job id, then 'delete', or 'enqueue' and the
--- schedule entries that are the job's (found by ZSCAN, checked by the caller).
+-- schedule entries that are the job's (found by ZSCAN, checked by the caller; on a cluster the
+-- caller takes them off the schedule after this script has pushed them).
 -- delete: the job leaves its batch and its stage's counts (one already in a queue or the
 -- schedule still runs, as a plain job). enqueue: a job waiting for its stage goes to its queue
 -- now, and so does one in the schedule (a retry's delay, a delayed job).
@@ -34,7 +35,9 @@ if item then
   place(string.sub(item, sep + 1), '')
 else
   for i = 7, #ARGV do
-    if redis.call('ZREM', ctx.schedule, ARGV[i]) == 1 then item = ARGV[i] place(item, '') break end
+    if ctx.apart or redis.call('ZREM', ctx.schedule, ARGV[i]) == 1 then
+      item = ARGV[i] place(item, '') break
+    end
   end
   if not item then return 0 end
 end

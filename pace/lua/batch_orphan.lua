@@ -5,7 +5,8 @@
 init()
 local id = ARGV[3]
 if redis.call('EXISTS', ctx.batch .. id) == 1 then return -1 end
-local deleted = redis.call('ZREM', ctx.index, id)
+local deleted = 0
+if ctx.apart then outside('x' .. id) else deleted = redis.call('ZREM', ctx.index, id) end
 for i = 4, #ARGV do deleted = deleted + redis.call('DEL', ARGV[i]) end
-if redis.call('LLEN', ctx.queue .. id) == 0 then redis.call('SREM', ctx.queues, id) end
+if redis.call('LLEN', ctx.queue .. id) == 0 then outside('q-' .. id, 'SREM', ctx.queues, id) end
 return deleted

@@ -20,7 +20,7 @@ for i = 1, #spec.statuses, 2 do
   redis.call('HSET', b .. ':jobs', spec.statuses[i], spec.statuses[i + 1])
 end
 set_ttl(id, nil)
-redis.call('ZADD', ctx.index, ARGV[4], id)
+outside('i' .. ARGV[4] .. '|' .. id, 'ZADD', ctx.index, ARGV[4], id)
 local current = tonumber(redis.call('HGET', b, 'stage'))
 if current > 0 then
   start_stage(id, current)

@@ -2,8 +2,9 @@
 -- the record, pace.web.failed.record_id): a stale page never acts on another record.
 -- KEYS: failed, queues, then one queue list per update. ARGV: five per update: index, id,
 -- record with retried_at, queue name, job. Returns one code per update: 1 requeued, 0 no
--- record there, -1 another record there.
-local codes = {}
+-- record there, -1 another record there. With the failed list as its only key (a Redis
+-- Cluster) it only writes the records back; the caller enqueues the jobs of those coded 1.
+local codes, enqueue = {}, #KEYS > 1
 for i = 1, #ARGV / 5 do
   local a = (i - 1) * 5
   local record = redis.call('LINDEX', KEYS[1], ARGV[a + 1])
@@ -13,8 +14,10 @@ for i = 1, #ARGV / 5 do
     codes[i] = -1
   else
     redis.call('LSET', KEYS[1], ARGV[a + 1], ARGV[a + 3])
-    redis.call('SADD', KEYS[2], ARGV[a + 4])
-    redis.call('RPUSH', KEYS[2 + i], ARGV[a + 5])
+    if enqueue then
+      redis.call('SADD', KEYS[2], ARGV[a + 4])
+      redis.call('RPUSH', KEYS[2 + i], ARGV[a + 5])
+    end
     codes[i] = 1
   end
 end

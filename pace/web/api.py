@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from pace.connection import atomic
 from pace.control import Pauses
 from pace.limits import Limits
 from pace.web import reads
@@ -208,7 +209,7 @@ async def clear_queue(request: web.Request) -> web.Response:
     body = await fields(request, frozenset())
     if not await redis(request).sismember(keys(request).queues, name):
         raise WebError(404, f"no queue named {name!r}")
-    async with redis(request).pipeline(transaction=True) as pipe:
+    async with redis(request).pipeline(transaction=atomic(redis(request))) as pipe:
         pipe.llen(keys(request).queue(name))
         pipe.delete(keys(request).queue(name))
         cleared, _deleted = await pipe.execute()
@@ -284,16 +285,16 @@ async def clear_limit(request: web.Request) -> web.Response:
 ROUTES: list[tuple[str, str, Any]] = [
     ("GET", "/api/overview", overview),
     ("GET", "/api/queues", queues),
-    ("GET", "/api/queues/{name}", queue),
-    ("POST", "/api/queues/{name}/pause", pause_queue),
-    ("POST", "/api/queues/{name}/resume", resume_queue),
-    ("POST", "/api/queues/{name}/clear", clear_queue),
-    ("POST", "/api/queues/{name}/limit", set_limit),
-    ("POST", "/api/queues/{name}/limit/clear", clear_limit),
+    ("GET", "/api/queues/{name:[^/]+}", queue),
+    ("POST", "/api/queues/{name:[^/]+}/pause", pause_queue),
+    ("POST", "/api/queues/{name:[^/]+}/resume", resume_queue),
+    ("POST", "/api/queues/{name:[^/]+}/clear", clear_queue),
+    ("POST", "/api/queues/{name:[^/]+}/limit", set_limit),
+    ("POST", "/api/queues/{name:[^/]+}/limit/clear", clear_limit),
     ("GET", "/api/limits", limits),
     ("GET", "/api/workers", workers),
-    ("POST", "/api/workers/{id}/pause", pause_worker),
-    ("POST", "/api/workers/{id}/resume", resume_worker),
+    ("POST", "/api/workers/{id:[^/]+}/pause", pause_worker),
+    ("POST", "/api/workers/{id:[^/]+}/resume", resume_worker),
     ("GET", "/api/progress", scopes),
     ("GET", "/api/progress/{scope}", progress),
     ("GET", "/api/pauses", pauses),

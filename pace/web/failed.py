@@ -20,6 +20,8 @@ from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 
+from pace.client import push
+from pace.connection import atomic, is_cluster
 from pace.errors import CannotRequeue
 from pace.failures import Failure, failure_of, requeue_plan
 from pace.keys import Keys
@@ -183,7 +185,7 @@ def _raise_for(target: Target, outcome: Outcome) -> None:
 
 
 async def _read(redis: Redis, keys: Keys, targets: list[Target]) -> list[bytes | None]:
-    async with redis.pipeline(transaction=True) as pipe:
+    async with redis.pipeline(transaction=atomic(redis)) as pipe:
         for target in targets:
             pipe.lindex(keys.failed, target.index)
         return cast("list[bytes | None]", await pipe.execute())
@@ -217,10 +219,15 @@ async def retry(
         args: list[Any] = []
         for _target, (found, update) in planned:
             args += [found.index, found.id, update.record, update.queue, update.job]
+        apart = is_cluster(redis)  # the queues live in other slots than the failed list
         queues = [keys.queue(update.queue) for _target, (_found, update) in planned]
-        codes = await _RETRY(redis, keys=[keys.failed, keys.queues, *queues], args=args)
+        queues = [] if apart else [keys.queues, *queues]
+        codes = await _RETRY(redis, keys=[keys.failed, *queues], args=args)
         for (target, _planned), code in zip(planned, codes, strict=True):
             outcomes[target] = _OUTCOMES[int(code)]
+        if apart:
+            retried = [u for (_t, (_f, u)), code in zip(planned, codes, strict=True) if code == 1]
+            await push(redis, keys, [(update.queue, update.job) for update in retried])
     if strict and len(targets) == 1:
         (outcome,) = outcomes.values()
         if outcome not in _OUTCOMES.values():

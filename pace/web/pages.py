@@ -184,7 +184,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/stats", stats_page, name="stats")
     app.router.add_get("/", overview, name="overview")
     app.router.add_get("/queues", queues, name="queues")
-    app.router.add_get("/queues/{name}", queue, name="queue")
+    app.router.add_get("/queues/{name:[^/]+}", queue, name="queue")
     app.router.add_get("/workers", workers, name="workers")
     app.router.add_get("/progress", progress_index, name="progress")
     app.router.add_get("/progress/{scope}", progress, name="progress.scope")

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from pace.client import Client, Info
-from pace.connection import text
+from pace.connection import atomic, scan_some, text
 from pace.control import Pause, read_pauses
 from pace.errors import ConfigError
 from pace.keys import Keys
@@ -153,7 +153,7 @@ async def queue(redis: Redis, keys: Keys, name: str, start: int, count: int) -> 
         WebError: 404, no such queue.
     """
     check_queue_name(name)
-    async with redis.pipeline(transaction=True) as pipe:
+    async with redis.pipeline(transaction=atomic(redis)) as pipe:
         pipe.sismember(keys.queues, name)
         pipe.llen(keys.queue(name))
         pipe.lrange(keys.queue(name), start, start + count - 1)
@@ -318,18 +318,12 @@ async def scopes(redis: Redis, keys: Keys, limit: int = 20) -> list[str]:
     look like progress), sorted, at most ``limit``. The scan is bounded, so on a very large
     database some scopes may not be found: the progress page takes any scope by name."""
     prefix = keys.pace("")
-    candidates: list[str] = []
-    cursor, rounds = 0, 0
     try:
-        while True:
-            cursor, batch = await redis.scan(cursor, match=prefix + "*", count=1000, _type="HASH")
-            candidates += [text(key)[len(prefix) :] for key in batch]
-            rounds += 1
-            if not cursor or rounds >= _SCAN_ROUNDS:
-                break
+        hashes, _complete = await scan_some(redis, prefix + "*", rounds=_SCAN_ROUNDS, type_="HASH")
     except ResponseError as exc:  # a Redis older than 6.0 (no SCAN ... TYPE)
         logger.warning("cannot look for progress scopes: %s", exc)
         return []
+    candidates = [text(key)[len(prefix) :] for key in hashes]
     names = []
     for name in sorted(set(candidates) - _PACE_HASHES):
         try:

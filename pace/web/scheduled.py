@@ -19,6 +19,8 @@ from typing import Any, Literal, cast
 from aiohttp import web
 from redis.asyncio import Redis
 
+from pace.client import push
+from pace.connection import atomic, is_cluster
 from pace.keys import Keys
 from pace.lua import script
 from pace.web.api import done, fields, json_response
@@ -77,7 +79,7 @@ def _entry(member: bytes, due: float, now: float) -> dict[str, Any]:
 
 async def listing(redis: Redis, keys: Keys, start: int, count: int) -> dict[str, Any]:
     """A page of the schedule, soonest first."""
-    async with redis.pipeline(transaction=True) as pipe:
+    async with redis.pipeline(transaction=atomic(redis)) as pipe:
         pipe.zcard(keys.schedule)
         pipe.zrange(keys.schedule, start, start + count - 1, withscores=True)
         total, members = await pipe.execute()
@@ -96,8 +98,25 @@ async def act(redis: Redis, keys: Keys, action: Action, ids: list[str]) -> dict[
     for given in ids:
         ms, digest = check_id(given)
         args += [(ms - 1) / 1000, (ms + 1) / 1000, digest]
-    codes = await _ACT(redis, keys=[keys.schedule, keys.queues], args=args)
+    if action == "run" and is_cluster(redis):  # the queues live in other slots
+        return {given: await _run_apart(redis, keys, given) for given in ids}
+    queues = [keys.queues] if action == "run" else []
+    codes = await _ACT(redis, keys=[keys.schedule, *queues], args=args)
     return {given: bool(code) for given, code in zip(ids, cast("list[int]", codes), strict=True)}
+
+
+async def _run_apart(redis: Redis, keys: Keys, given: str) -> bool:
+    """Run one job now on a Redis Cluster: pushed to its queue, then taken off the schedule
+    (a job the schedule mover pushes at that very moment runs twice; none is lost)."""
+    ms, _digest = check_id(given)
+    found = await redis.zrangebyscore(
+        keys.schedule, (ms - 1) / 1000, (ms + 1) / 1000, withscores=True
+    )
+    for member, due in cast("list[tuple[bytes, float]]", found):
+        if job_id(member, due) == given:
+            await push(redis, keys, [split_entry(member)])
+            return bool(await redis.zrem(keys.schedule, member))
+    return False
 
 
 _VERBS = {"run": "moved to their queues", "delete": "deleted"}

@@ -20,7 +20,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from pace.connection import text
+from pace.connection import is_cluster, scan_some, text
 from pace.keys import Keys
 from pace.metrics import MINUTES
 from pace.web.api import json_response
@@ -28,6 +28,7 @@ from pace.web.context import keys, redis
 
 __all__ = ["add_routes", "classes", "number", "published", "quantile", "redis_info", "throughput"]
 
+_EVERY_MASTER = {"target_nodes": "primaries"}  # a cluster's keys: the sum over its masters
 _SCAN_ROUNDS = 20  # SCAN calls (of COUNT 1000) spent counting the namespace's keys
 
 
@@ -151,16 +152,11 @@ def classes(workers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def redis_info(redis: Redis, keys: Keys) -> dict[str, Any]:
     """Redis' version, memory, clients, operations per second, and the keys of the namespace
     (counted with a bounded ``SCAN``: ``keys_complete`` says whether every key was seen)."""
-    info = await redis.info()
-    count, cursor, rounds = 0, 0, 0
+    info = await redis.info()  # a cluster's: one node's
     try:
-        while True:
-            cursor, found = await redis.scan(cursor, match=f"{keys.namespace}:*", count=1000)
-            count, rounds = count + len(found), rounds + 1
-            if not cursor or rounds >= _SCAN_ROUNDS:
-                break
+        found, complete = await scan_some(redis, f"{keys.namespace}:*", rounds=_SCAN_ROUNDS)
     except ResponseError:  # SCAN refused (a proxy, or a renamed command)
-        cursor = 1
+        found, complete = [], False
     return {
         "version": info.get("redis_version"),
         "mode": info.get("redis_mode"),
@@ -172,9 +168,9 @@ async def redis_info(redis: Redis, keys: Keys) -> dict[str, Any]:
         "connected_clients": info.get("connected_clients"),
         "blocked_clients": info.get("blocked_clients"),
         "ops_per_second": info.get("instantaneous_ops_per_sec"),
-        "keys_in_database": await redis.dbsize(),
-        "keys_in_namespace": count,
-        "keys_complete": not cursor,
+        "keys_in_database": await redis.dbsize(**_EVERY_MASTER if is_cluster(redis) else {}),
+        "keys_in_namespace": len(found),
+        "keys_complete": complete,
     }
 
 

@@ -171,8 +171,8 @@ async def batch_page(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     """Register the pages and the API routes."""
     app.router.add_get("/batches", list_page, name="batches")
-    app.router.add_get("/batches/{id}", batch_page, name="batch")
+    app.router.add_get("/batches/{id:[^/]+}", batch_page, name="batch")
     app.router.add_get("/api/batches", list_api, name="api.batches")
-    app.router.add_get("/api/batches/{id}", batch_api, name="api.batch")
-    app.router.add_post("/api/batches/{id}/initiate", initiate, name="api.initiate")
-    app.router.add_post("/api/batches/{id}/delete", delete, name="api.delete")
+    app.router.add_get("/api/batches/{id:[^/]+}", batch_api, name="api.batch")
+    app.router.add_post("/api/batches/{id:[^/]+}/initiate", initiate, name="api.initiate")
+    app.router.add_post("/api/batches/{id:[^/]+}/delete", delete, name="api.delete")

@@ -32,12 +32,13 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from pace.connection import text
+from pace.client import write_out
+from pace.connection import is_cluster, text
 from pace.keys import Keys
 from pace.lua import script
 from pace.worker.holds import Holds
@@ -144,13 +145,14 @@ class Exchange:
     """One round trip of the hot path, prepared once (:meth:`InFlight.prepare`) and sent until
     it gets through (:meth:`InFlight.send`)."""
 
-    __slots__ = ("count", "lanes", "now", "sent", "settled")
+    __slots__ = ("count", "counted", "lanes", "now", "sent", "settled")
 
     def __init__(self) -> None:
         self.lanes: dict[Lane, _LaneOps] = {}
         self.now: dict[Take, int] = {}  # successes of jobs of no batch, by fetch
         self.count = 0  # successes
         self.sent = False
+        self.counted = False  # its successes are counted as processed (a send half ran)
         self.settled = 0
         """Jobs the last send settled (none twice: not those a lost reply had settled)."""
 
@@ -172,7 +174,7 @@ class InFlight:
     """
 
     __slots__ = (
-        "_lanes", "_loaded", "_next", "doubtful", "holds", "keys", "limited", "redis",
+        "_apart", "_lanes", "_loaded", "_next", "doubtful", "holds", "keys", "limited", "redis",
         "restamps", "worker_id",
     )  # fmt: skip
 
@@ -183,6 +185,7 @@ class InFlight:
         self._lanes: dict[str, Lane] = {}
         self._next = 0  # the last fetch's number (never reused: a lost reply took it)
         self._loaded = False
+        self._apart = is_cluster(redis)  # batch scripts leave their writes in the outbox
         self.doubtful = False
         """An exchange was sent and its reply lost: a copy may still reach Redis later."""
         self.holds = Holds()
@@ -262,8 +265,10 @@ class InFlight:
         ``raws``). Sent again after an error (a lost
         reply), it changes no job's state twice and takes no job twice (the fetch it may have
         made is read back, not repeated); its successes are then counted as processed by
-        what it settled itself, so none is counted twice either."""
+        what it settled itself, so none is counted twice either. A node that lost its scripts
+        gets them again (the exchange is then sent again, nothing done twice)."""
         again = exchange.sent
+        scripts: list[int] = []  # where the scripts' replies are
         async with self.redis.pipeline(transaction=False) as pipe:
             restamps, self.restamps = self.restamps, []
             for started in restamps:  # never before it was logged, never back once trimmed
@@ -272,24 +277,33 @@ class InFlight:
                 pipe.zadd(started.lane.starts, entries, xx=True)
             for ops in exchange.lanes.values():
                 if ops.batched:
+                    scripts.append(len(pipe))
                     self._ack_batched(pipe, ops)
+                scripts.append(len(pipe))
                 self._fetch(pipe, ops, exchange.now, fetch=not again)
                 if ops.take is not None:
                     pipe.lrange(ops.take.key, 0, -1)
                     if again:  # the fetch is not repeated: is any job recovered?
                         pipe.exists(ops.lane.deliveries)
-            if exchange.count and not again:
+            counting = bool(exchange.count) and not again and not exchange.counted
+            if counting:
                 self._processed(pipe, exchange.count)
             exchange.sent = True
             try:
-                replies = iter(await pipe.execute())
-            except NoScriptError:  # Redis restarted: no script of the pipeline ran
-                await self._load()
-                exchange.sent = again
-                return await self.send(exchange)
+                results = await pipe.execute(raise_on_error=False)
             except BaseException:
                 self.doubtful = True
                 raise
+        if errors := [result for result in results if isinstance(result, Exception)]:
+            if not any(isinstance(error, NoScriptError) for error in errors):
+                self.doubtful = True
+                raise errors[0]
+            # a node lost its scripts (a restart, a failover); the rest of the pipeline ran
+            await self._load()
+            exchange.counted |= counting and not isinstance(results[-1], Exception)
+            exchange.sent = again or any(not isinstance(results[i], Exception) for i in scripts)
+            return await self.send(exchange)
+        replies = iter(results)
         taken: list[Ref] = []
         suspect: list[Take] = []
         exchange.settled, fenced = 0, ""
@@ -314,7 +328,12 @@ class InFlight:
                 taken += [(take, i) for i in range(take.open)]
                 if take.raws and recovered:
                     suspect.append(take)
-        counted = 0 if again else exchange.count  # by the pipeline, before any reply
+        if self._apart:  # what the batch acks left in their lanes' outboxes
+            for ops in exchange.lanes.values():
+                if ops.batched:
+                    await self._write_out([], ops.lane, self.worker_id)
+        # counted by the pipeline before any reply; by a send that half ran: all of them
+        counted = exchange.settled if exchange.counted else 0 if again else exchange.count
         if (again or fenced) and exchange.settled != counted:
             async with self.redis.pipeline(transaction=False) as pipe:
                 self._processed(pipe, exchange.settled - counted)
@@ -351,8 +370,8 @@ class InFlight:
             lists.append(take.key)
             args += [take.member(index), take.sha(index), *member]
         k = self.keys
-        pipe.evalsha(
-            _ACK.sha, 6 + len(lists), k.queues, k.schedule, k.batches, ops.lane.settled,
+        pipe.execute_command(  # a cluster pipeline routes EVALSHA by its keys, as sent this way
+            "EVALSHA", _ACK.sha, 6 + len(lists), *self._shared(ops.lane), ops.lane.settled,
             ops.lane.deliveries, ops.lane.limit, *lists, k.batch_prefix, k.queue(""), *args,
         )  # fmt: skip
 
@@ -361,9 +380,9 @@ class InFlight:
         others' settled jobs are marked, then the fetch (if ``fetch``)."""
         lane, take, gone = ops.lane, ops.take, ops.gone
         unmarks = [member for t in gone for member in t.settled]
-        pipe.evalsha(
-            _FETCH.sha, 8 + len(gone), lane.queue, lane.key, lane.settled, lane.deliveries,
-            lane.key if take is None else take.key, lane.limit, lane.starts,
+        pipe.execute_command(
+            "EVALSHA", _FETCH.sha, 8 + len(gone), lane.queue, lane.key, lane.settled,
+            lane.deliveries, lane.key if take is None else take.key, lane.limit, lane.starts,
             *(t.key for t in gone), lane.fence,
             ops.want if fetch else 0, 0 if take is None else take.number, len(gone),
             len(ops.marks), len(unmarks), 1 if lane.name in self.limited else 0,
@@ -384,11 +403,17 @@ class InFlight:
 
     # -- one job at a time: failures, retries, batch starts, requeues ---------------------
 
+    def _shared(self, lane: Lane) -> list[str]:
+        """The batch library's first three keys (lua/lib/batch.lua): Resque's queues set,
+        the schedule and the batch index; on a cluster, the lane's outbox three times."""
+        k = self.keys
+        return [lane.outbox] * 3 if self._apart else [k.queues, k.schedule, k.batches]
+
     def _one(self, ref: Ref, member: Member | None) -> tuple[list[str], list[Any]]:
         """Keys and first arguments of fail.lua and retry.lua for one job."""
         take, index = ref
         lane, keys = take.lane, self.keys
-        first = [keys.queues, keys.schedule, keys.batches] if member else [lane.key] * 3
+        first = self._shared(lane) if member else [lane.key] * 3
         return (
             [*first, lane.settled, lane.deliveries, take.key, lane.outbox, lane.limit],
             [keys.batch_prefix, keys.queue(""), take.member(index), take.sha(index)],
@@ -438,32 +463,23 @@ class InFlight:
         await self._write_out([item], lane, self.worker_id)
 
     async def _write_out(self, items: list[bytes], lane: Lane, worker_id: str | None) -> None:
-        """Write outbox items where they belong (a failure record to ``resque:failed`` with
-        its counts, a retry to the schedule), then drop them from the outbox. A failure's
-        per-worker counts are skipped when ``worker_id`` is None (a dead worker's)."""
-        k = self.keys
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for item in items:
-                if item[:1] == b"f":
-                    pipe.rpush(k.failed, item[1:])
-                    for name in ("failed", "processed"):
-                        pipe.incr(k.stat(name))
-                        if worker_id is not None:
-                            pipe.incr(k.stat(name, worker_id))
-                else:
-                    due, _, entry = item[1:].partition(b"|")
-                    pipe.zadd(k.schedule, {entry: float(due)})
-                pipe.lrem(lane.outbox, 1, item)  # type: ignore[arg-type]
-            await pipe.execute()
+        """Write outbox items where they belong (:func:`pace.client.write_out`); a failure's
+        per-worker counts are skipped when ``worker_id`` is None (a dead worker's). On a
+        cluster also what batch scripts left in the lane's outbox (failure records excepted:
+        each is written by whoever settled its job, once)."""
+        if self._apart:
+            left = cast("list[bytes]", await self.redis.lrange(lane.outbox, 0, -1))
+            items = [*items, *(i for i in left if i[:1] != b"f" and i not in items)]
+        if items:
+            await write_out(self.redis, self.keys, lane.outbox, items, worker_id)
 
     async def running(self, member: Member) -> None:
         """Mark a batch job running (a failed one requeued stops counting as failed)."""
         k = self.keys
-        await _RUNNING(
-            self.redis,
-            keys=[k.queues, k.schedule, k.batches],
-            args=[k.batch_prefix, k.queue(""), *member],
-        )
+        shared = [k.queues, k.schedule, k.batches]  # it writes none of them: on a cluster,
+        if self._apart:  # any key of the batch's slot will do
+            shared = [k.batch(member[0], "outbox")] * 3
+        await _RUNNING(self.redis, keys=shared, args=[k.batch_prefix, k.queue(""), *member])
 
     async def requeue(self, refs: Sequence[Ref]) -> int:
         """Put jobs back at the head of their queues, in the order given (the order taken)."""

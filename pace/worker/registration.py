@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 
-from pace.connection import text
+from pace.connection import atomic, text
 from pace.job import Job
 from pace.keys import Keys
 from pace.wire import iso8601, ruby_time, utcnow, working_on
@@ -55,7 +55,7 @@ class Registration:
         """Mark the worker alive, heartbeat, then ``SADD resque:workers`` and its start time."""
         await self.beat(dead_after)
         await self.heartbeat()
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=atomic(self.redis)) as pipe:
             pipe.sadd(self.keys.workers, self.worker_id)
             pipe.set(self.keys.worker_started(self.worker_id), ruby_time(utcnow()))
             await pipe.execute()
@@ -94,7 +94,7 @@ class Registration:
         entries = [working_on(job.queue, job.started_at, job.raw) for job in running]
         worker_key = self.keys.worker(self.worker_id)
         jobs_key = self.keys.worker_jobs(self.worker_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=atomic(self.redis)) as pipe:
             if entries:
                 pipe.set(worker_key, entries[0])
                 pipe.set(jobs_key, b"[" + b",".join(entries) + b"]")

@@ -39,9 +39,10 @@ from typing import Any, Literal, cast
 
 from redis.asyncio import Redis
 
-from pace.connection import text
+from pace.client import write_out
+from pace.connection import atomic, is_cluster, text
 from pace.errors import ConfigError, NoSuchBatch, PaceError, StageComplete
-from pace.keys import Keys
+from pace.keys import Keys, slot_tag
 from pace.lua import script
 from pace.queues import check_queue_name
 from pace.wire import (
@@ -108,11 +109,28 @@ class Batch:
 
     async def _run(self, name: str, *args: Any) -> Any:
         k = self.keys
-        return await script(f"batch_{name}")(
-            self.redis,
-            keys=[k.queues, k.schedule, k.batches],
-            args=[k.batch_prefix, k.queue(""), self.batch_id, *args],
-        )
+        run = script(f"batch_{name}")
+        argv = [k.batch_prefix, k.queue(""), self.batch_id, *args]
+        if not is_cluster(self.redis):
+            return await run(self.redis, keys=[k.queues, k.schedule, k.batches], args=argv)
+        outbox = k.batch(self.batch_id, "outbox")  # what the script cannot reach waits here
+        result = await run(self.redis, keys=[outbox] * 3, args=argv)
+        items = cast("list[bytes]", await self.redis.lrange(outbox, 0, -1))
+        await write_out(self.redis, k, outbox, items, None)
+        return result
+
+    async def _cluster_queues(self, queues: set[str]) -> None:
+        """On a cluster, before jobs go to ``queues``: each is in the batch's slot (its name
+        has the batch's hash tag), and in ``resque:queues`` (no script of the batch can add
+        it there)."""
+        tag = slot_tag(self.keys.batch(self.batch_id))
+        for queue in queues:
+            if slot_tag(self.keys.queue(queue)) != tag:
+                raise ConfigError(
+                    f"on a Redis Cluster the jobs of batch {self.batch_id!r} go to queues in "
+                    f"its slot: name the queue with its hash tag {tag!r}, not {queue!r}"
+                )
+        await self.redis.sadd(self.keys.queues, *queues)
 
     async def create(
         self,
@@ -156,6 +174,8 @@ class Batch:
             return []
         for job in jobs:
             check_queue_name(job.queue)
+        if is_cluster(self.redis):
+            await self._cluster_queues({job.queue for job in jobs})
         for _attempt in range(_ATTEMPTS):
             expected = ""
             if stage is None:
@@ -233,7 +253,7 @@ class Batch:
             if not await self.exists():
                 raise self.missing(self.batch_id)
             return []
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=atomic(self.redis)) as pipe:
             pipe.hmget(key(self.batch_id, "info"), ids)
             pipe.hmget(key(self.batch_id, "jobs"), ids)
             pipe.hmget(key(self.batch_id, "messages"), ids)
@@ -247,7 +267,7 @@ class Batch:
     async def job(self, job_id: str) -> BatchJob | None:
         """One job of the batch by id; ``None`` if the batch has no such job."""
         key = self.keys.batch
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=atomic(self.redis)) as pipe:
             pipe.hget(key(self.batch_id, "info"), job_id)
             pipe.hget(key(self.batch_id, "jobs"), job_id)
             pipe.hget(key(self.batch_id, "messages"), job_id)
@@ -280,7 +300,15 @@ class Batch:
             async for entry, _due in self.redis.zscan_iter(self.keys.schedule, match=match)
             if _is_member(entry, self.batch_id, job_id)
         ]
-        return bool(await self._run("job", self.kind or "", job_id, "enqueue", *entries))
+        done = bool(await self._run("job", self.kind or "", job_id, "enqueue", *entries))
+        if done and entries and is_cluster(self.redis):  # pushed: now off the schedule
+            await self.redis.zrem(self.keys.schedule, *entries)
+        return done
+
+    async def rebuild(self, created: float, spec: str) -> bool:
+        """Write the batch back from ``spec`` (:mod:`pace.workflows.rebuild`) unless its hash
+        exists, created at ``created`` (Unix seconds); True if it was written."""
+        return bool(await self._run("rebuild", created, spec))
 
     async def set_message(self, job_id: str, message: str) -> bool:
         """Set a job's status message; False if the batch or the job is unknown."""
@@ -380,9 +408,5 @@ async def clean(
 
 async def _orphan(redis: Redis, keys: Keys, batch_id: str, names: list[str]) -> int:
     """Remove what is left of a batch whose hash is gone (in one script: never a live one)."""
-    removed = await script("batch_orphan")(
-        redis,
-        keys=[keys.queues, keys.schedule, keys.batches],
-        args=[keys.batch_prefix, keys.queue(""), batch_id, *names],
-    )
+    removed = await Batch(redis, keys, batch_id)._run("orphan", *names)
     return max(int(removed), 0)

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Self
 
 from pace.client import Client
+from pace.connection import is_cluster
 from pace.errors import NoSuchMultiStepTask
 from pace.keys import DEFAULT_NAMESPACE
 from pace.workflows.handle import BatchHandle
@@ -42,10 +43,13 @@ __all__ = ["MultiStepTask"]
 _UNSAFE = re.compile(r"[^\w.-]+")  # queue names: no ':', spaces, glob characters or '!'
 
 
-def _task_id(slug: str) -> str:
-    """``<slug made queue-safe>-<8 hex digits>``: the task's id and its queue's name."""
+def _task_id(slug: str, tagged: bool = False) -> str:
+    """``<slug made queue-safe>-<8 hex digits>``: the task's id and its queue's name. On a
+    Redis Cluster (``tagged``) the digits are a hash tag, ``{...}``: every key of the task and
+    its queue live in one slot."""
     name = _UNSAFE.sub("-", slug).strip("-.")[:64] or "multi-step-task"
-    return f"{name}-{secrets.token_hex(4)}"
+    digits = secrets.token_hex(4)
+    return f"{name}-{{{digits}}}" if tagged else f"{name}-{digits}"
 
 
 class MultiStepTask(BatchHandle):
@@ -141,11 +145,13 @@ class MultiStepTask(BatchHandle):
     async def _store(self) -> Self:
         if self._new is not None:
             name, expire = self._new
+            if is_cluster(await self._client.redis()):
+                self.task_id = _task_id(name, tagged=True)
             while not await (await self._handle()).create(
                 kind="multistep", name=name, on_failure="stop", expire=expire,
                 queue=self.task_id, owns_queue=True, stage=1,
             ):  # fmt: skip
-                self.task_id, self._batch = _task_id(name), None  # the suffix was taken
+                self.task_id, self._batch = _task_id(name, "{" in self.task_id), None  # taken
             self._new = self._unstored = None
             self._created = True
         return self

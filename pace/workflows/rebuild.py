@@ -30,11 +30,10 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from pace.connection import text
+from pace.connection import atomic, text
 from pace.keys import Keys
-from pace.lua import script
 from pace.wire import BATCH_FIELD, ID_FIELD, STAGE_FIELD, encode, entry_of, utcnow
-from pace.workflows.batch import batch_keys
+from pace.workflows.batch import Batch, batch_keys
 from pace.workflows.model import DEFAULT_EXPIRE, BatchJob, batch_job
 
 __all__ = ["rebuild"]
@@ -61,19 +60,14 @@ async def rebuild(redis: Redis, keys: Keys) -> list[str]:
             "stages": await _stages(redis, keys, batch_id, jobs, status),
             "statuses": [x for job_id, value in status.items() for x in (job_id, value)],
         }
-        if await script("batch_rebuild")(
-            redis,
-            keys=[keys.queues, keys.schedule, keys.batches],
-            args=[keys.batch_prefix, keys.queue(""), batch_id, created.timestamp(),
-                  json.dumps(spec)],
-        ):  # fmt: skip
+        if await Batch(redis, keys, batch_id).rebuild(created.timestamp(), json.dumps(spec)):
             rebuilt.append(batch_id)
     return rebuilt
 
 
 async def _jobs(redis: Redis, keys: Keys, batch_id: str) -> tuple[list[BatchJob], dict[str, str]]:
     """The jobs whose details remain, and their statuses (``pending`` where lost)."""
-    async with redis.pipeline(transaction=True) as pipe:
+    async with redis.pipeline(transaction=atomic(redis)) as pipe:
         pipe.hgetall(keys.batch(batch_id, "info"))
         pipe.hgetall(keys.batch(batch_id, "jobs"))
         infos, stored = await pipe.execute()
@@ -114,7 +108,7 @@ async def _stages(
     stages = []
     for number in sorted({job.stage for job in jobs}):
         prefix = keys.batch(batch_id, "stage", str(number))
-        async with redis.pipeline(transaction=True) as pipe:
+        async with redis.pipeline(transaction=atomic(redis)) as pipe:
             pipe.lrange(f"{prefix}:jobs", 0, -1)
             pipe.lrange(f"{prefix}:pending", 0, -1)
             listed, waiting = await pipe.execute()

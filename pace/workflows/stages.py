@@ -31,8 +31,9 @@ from datetime import datetime
 from typing import Any, Self
 
 from pace.client import Client
+from pace.connection import is_cluster
 from pace.errors import ConfigError, NoSuchBatch, NoSuchStagedGroup
-from pace.keys import DEFAULT_NAMESPACE
+from pace.keys import DEFAULT_NAMESPACE, slot_tag
 from pace.queues import check_queue_name
 from pace.workflows.batch import Batch, CleanSummary, batch_ids, clean
 from pace.workflows.handle import BatchHandle
@@ -76,7 +77,8 @@ class StagedGroup(BatchHandle):
     Args:
         group_id: the group's id.
         queue: its jobs' queue; ``None`` (a handle on an existing group): the one stored with
-            the group, read on first use.
+            the group, read on first use. On a Redis Cluster its name needs a hash tag
+            (``"{stages}"``): the group's keys go to that queue's slot.
         client: a :class:`pace.Client` whose connection and namespace to use (left open);
             else the group opens its own connection (``redis_url``, ``namespace``) and closes it
             in :meth:`aclose` or at the end of ``async with``.
@@ -205,6 +207,8 @@ class StagedGroup(BatchHandle):
     async def _store(self) -> Self:
         if self._new is not None:
             on_failure, expire = self._new
+            if is_cluster(await self._client.redis()):  # its keys go to its queue's slot
+                self.group_id += _hash_tag(self.queue)
             batch = await self._handle()
             await batch.create(
                 kind="staged", name=self.description, on_failure=on_failure, expire=expire,
@@ -235,6 +239,21 @@ class StagedGroup(BatchHandle):
 
     def __repr__(self) -> str:
         return f"<StagedGroup {self.group_id} {self.description!r}>"
+
+
+def _hash_tag(queue: str) -> str:
+    """The hash tag of a queue's name, which a group's id takes on a Redis Cluster.
+
+    Raises:
+        ConfigError: the name has none.
+    """
+    tag = slot_tag(queue)
+    if tag == "{" + queue + "}":  # no tag of its own
+        raise ConfigError(
+            f"on a Redis Cluster a staged group's queue needs a hash tag, like '{{stages}}' "
+            f"(its keys and its jobs then share one slot); got {queue!r}"
+        )
+    return tag
 
 
 class Stage:

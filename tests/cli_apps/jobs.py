@@ -26,7 +26,7 @@ FINISHED = "test:finished"
 
 
 async def _rpush(key: str, value: Any) -> None:
-    async with Redis.from_url(os.environ["REDIS_URL"]) as redis:
+    async with await pace.connect(os.environ["REDIS_URL"]) as redis:  # a cluster's URL too
         await redis.rpush(key, json.dumps(value))
 
 
@@ -70,18 +70,21 @@ DONE = "test:done"
 _shared: Redis | None = None
 
 
-def _redis() -> Redis:
-    """One connection shared by every job of the process."""
+async def _redis() -> Redis:
+    """One connection shared by every job of the process (a cluster's URL too)."""
     global _shared
     if _shared is None:
-        _shared = Redis.from_url(os.environ["REDIS_URL"])
+        _shared = await pace.connect(os.environ["REDIS_URL"])
     return _shared
 
 
 async def mark(job: pace.Job) -> None:
-    """Add the job's id to ``test:done`` (on one connection shared by every job)."""
+    """Add the job's id to ``test:done`` (on one connection shared by every job); a job of
+    class ``Boom`` fails after that."""
     await asyncio.sleep(0.001)
-    await _redis().sadd(DONE, job.id or "")
+    await (await _redis()).sadd(DONE, job.id or "")
+    if job.class_name == "Boom":
+        raise ValueError("boom")
 
 
 STAMPS = "test:stamps"
@@ -91,7 +94,7 @@ STAMPS = "test:stamps"
 async def stamp(job: pace.Job) -> None:
     """Push the time the job started onto ``test:stamps``."""
     started = time.time()
-    await _redis().rpush(STAMPS, repr(started))
+    await (await _redis()).rpush(STAMPS, repr(started))
 
 
 BEGUN = "test:begun"
@@ -104,9 +107,10 @@ async def span(job: pace.Job) -> None:
     """Args ``[seconds]``: record the start in ``test:begun``, sleep, push the run's span onto
     ``test:spans``."""
     started, pid = time.time(), os.getpid()
-    await _redis().hset(BEGUN, f"{job.id}:{pid}", repr(started))
+    redis = await _redis()
+    await redis.hset(BEGUN, f"{job.id}:{pid}", repr(started))
     await asyncio.sleep(job.args[0])
-    await _redis().rpush(SPANS, json.dumps([job.id, pid, started, time.time()]))
+    await redis.rpush(SPANS, json.dumps([job.id, pid, started, time.time()]))
 
 
 async def to_file(job: pace.Job) -> None:

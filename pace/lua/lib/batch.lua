@@ -1,7 +1,12 @@
 -- The batch library (pace/workflows): multi-step tasks and staged groups.
 -- Every script that uses it has KEYS[1..3] = Resque's queues set, pace's schedule and the
 -- batches index, and ARGV[1..2] = the batch key prefix (<ns>:pace:batch:) and the queue key
--- prefix (<ns>:queue:). A batch's keys are the prefix and its id, as pace.keys.Keys.batch
+-- prefix (<ns>:queue:). On a Redis Cluster those three keys live in other slots than the
+-- batch: KEYS[1..3] are then one list of the batch's slot, an outbox, where each write meant
+-- for them waits for the caller (pace.client.write_out): 'r<due>|<entry>' (onto the
+-- schedule), 'i<created>|<id>' and 'x<id>' (into and out of the index), 'q-<queue>' (out of
+-- resque:queues); a queue a job is pushed to is in resque:queues beforehand (the caller adds
+-- it), and every queue of a batch is in its slot (its name has the batch's hash tag). A batch's keys are the prefix and its id, as pace.keys.Keys.batch
 -- names them: the hash P<id>, P<id>:jobs (job id -> status), P<id>:messages, P<id>:info, and
 -- per stage P<id>:stage:<n>:jobs (ids in order) and P<id>:stage:<n>:pending
 -- ('<job id>|<delay>|<queue>:<payload>' items to enqueue when the stage starts; the delay is
@@ -20,6 +25,13 @@ local ctx = {}
 local function init()
   ctx.queues, ctx.schedule, ctx.index = KEYS[1], KEYS[2], KEYS[3]
   ctx.batch, ctx.queue = ARGV[1], ARGV[2]
+  ctx.apart = KEYS[1] == KEYS[2]  -- a Redis Cluster: KEYS[1..3] are the outbox
+end
+
+-- A write to a key outside the batch's slot: done now on one Redis; on a cluster, `item`
+-- waits in the outbox.
+local function outside(item, command, key, ...)
+  if ctx.apart then redis.call('RPUSH', ctx.queues, item) else redis.call(command, key, ...) end
 end
 
 -- Every key of a batch (those that do not exist included).
@@ -50,9 +62,9 @@ end
 local function drop(id)
   local queue = own_queue(id)
   for _, k in ipairs(all_keys(id)) do redis.call('DEL', k) end
-  redis.call('ZREM', ctx.index, id)
+  outside('x' .. id, 'ZREM', ctx.index, id)
   if queue and redis.call('LLEN', ctx.queue .. queue) == 0 then
-    redis.call('SREM', ctx.queues, queue)
+    outside('q-' .. queue, 'SREM', ctx.queues, queue)
   end
 end
 
@@ -64,13 +76,13 @@ local function place(entry, delay)
       local t = redis.call('TIME')
       due = due + tonumber(t[1]) + tonumber(t[2]) / 1000000
     end
-    redis.call('ZADD', ctx.schedule, due, entry)
+    outside('r' .. string.format('%.6f', due) .. '|' .. entry, 'ZADD', ctx.schedule, due, entry)
     return
   end
   local sep = string.find(entry, ':', 1, true)
   local queue = string.sub(entry, 1, sep - 1)
   redis.call('RPUSH', ctx.queue .. queue, string.sub(entry, sep + 1))
-  redis.call('SADD', ctx.queues, queue)
+  if not ctx.apart then redis.call('SADD', ctx.queues, queue) end
 end
 
 -- Start stage n: its pending entries go to their queues (or the schedule), in order.
