@@ -285,6 +285,36 @@ async def test_a_worker_taken_for_dead_goes_on_under_a_fresh_id(
     assert await redis.get("resque:stat:processed") == b"3", "job 0's first run not counted"
 
 
+async def test_a_worker_stopped_while_it_takes_a_fresh_id_leaves_no_id_behind(
+    client: pace.Client, redis: Redis, start: Starter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taken for dead, it gives back what it held under its old id; a stop that comes then
+    frees its ids, so a new worker on the same queues starts in the same process."""
+    ran = asyncio.Event()
+
+    async def handler(job: pace.Job) -> None:
+        ran.set()
+
+    await client.enqueue("q", "Job", 1)
+    worker = await start(["q"], handler, dead_after=30.0)
+    await wait_for(ran.is_set)
+    giving_back, release = asyncio.Event(), InFlight.release
+
+    async def slow_release(self: InFlight, *args: Any) -> int:
+        if self is not worker._inflight or giving_back.is_set():
+            return await release(self, *args)
+        giving_back.set()
+        await asyncio.Event().wait()  # until the stop cancels it
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(InFlight, "release", slow_release)
+    await redis.delete(f"resque:pace:worker:{worker.id}:alive")  # taken for dead
+    await InFlight(redis, Keys(), "recoverer").release(worker.id)
+    await wait_for(giving_back.is_set)
+    await asyncio.wait_for(worker.stop(), timeout=10)
+    await start(["q"], noop)  # "another Worker in this process serves the same queues" before
+
+
 @pytest.mark.parametrize("close", [True, False], ids=["connection-dropped", "read-timeout"])
 async def test_the_jobs_of_a_fetch_whose_reply_was_lost_run_and_a_burst_worker_waits(
     client: pace.Client,

@@ -564,14 +564,14 @@ class Worker:
         old = self.id
         self._lives += 1
         self.id = f"{self._first_id}:{self._lives}"
+        Worker._active_ids.discard(old)  # before any await: a stop meanwhile frees the new id
+        Worker._active_ids.add(self.id)
         self._registration.rename(self.id)
         self._holding -= len(self._ready)
         self._ready.clear()
         self._settler.forget()
         await self._outage.until_done(self._inflight.release, None, True)
         self._inflight.worker_id = self._settler.worker_id = self.id
-        Worker._active_ids.discard(old)
-        Worker._active_ids.add(self.id)
         await self._outage.until_done(self._registration.register, self.dead_after)
         logger.warning(
             "worker %s was taken for dead and its jobs given to others (%s); it goes on as %s",
