@@ -16,13 +16,12 @@ import asyncio
 import logging
 import math
 import os
-import random
 import signal
 import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from typing import Any, ClassVar
 
@@ -31,7 +30,7 @@ from redis.exceptions import RedisError
 
 from pace import checks, runner
 from pace import hooks as _hooks
-from pace.connection import connect, text
+from pace.connection import connect
 from pace.context import current
 from pace.errors import ConfigError, InvalidPayload, JobTimeout, PoisonJob
 from pace.job import Handler, Job, decode
@@ -43,13 +42,9 @@ from pace.retry import RetryPolicy
 from pace.wire import BATCH_FIELD
 from pace.worker.housekeeping import Housekeeping
 from pace.worker.inflight import Fenced, InFlight, Ref
+from pace.worker.picker import Picker
 from pace.worker.registration import Registration
-from pace.worker.runtime import (
-    SignalHandlers,
-    resolver,
-    unless_cancelled,
-    wait_unless,
-)
+from pace.worker.runtime import HardStop, SignalHandlers, resolver, unless_cancelled
 from pace.worker.settle import OUTAGE_ERRORS, Outage, Settler
 
 __all__ = ["Worker"]
@@ -60,10 +55,7 @@ _MAX_IDLE = 0.5  # longest nap between polls of empty queues
 _REFRESH_QUEUES = 5.0  # seconds between re-reads of resque:queues for '*' and globs
 _AHEAD_WITHIN = 0.01  # a batch is fetched ahead while the worker runs one in less (seconds)
 _ABANDON_AFTER = 1.0  # seconds a cancelled job may take to end before it is abandoned
-_HARD_STOP_WITHIN = 1.0  # seconds a hard stop leaves to its talks with Redis, in all
 _STORING_WAIT = 5.0  # seconds a stop waits for outcomes being stored (Redis may be slow)
-_NAP_PER_QUEUE = 0.0002  # an empty queue of a list of n is skipped up to n times this ...
-_NAP_MAX = 1.0  # ... and never longer (5,000 queues: from half a second to a second)
 
 
 class Worker:
@@ -158,19 +150,13 @@ class Worker:
         self._stop_grace: float | None = None
         self._stopping = False
         self._stop_requested: asyncio.Event | None = None
-        self._hard_stop = asyncio.Event()  # a second stop: every wait of the shutdown ends
-        self._hard_until = math.inf  # ... and its talks with Redis by then (time.monotonic())
+        self._hard = HardStop()  # a second stop: every wait of the shutdown ends
         self._finished: asyncio.Event | None = None
         self._wakeup: asyncio.Event | None = None
         self._critical = False  # True while fetched jobs are in hand: never cancel the fetcher then
-        self._known_names: list[str] = list(self.queues.spec)  # resolved, in priority order
+        self._picker = Picker(self.queues, self.keys, self.burst)
         self._paused_names: frozenset[str] = frozenset()  # paused for the fleet (control.py)
         self._remotely_paused = False  # this worker paused through control.py
-        self._fetch_names: list[str] = list(self.queues.spec)  # known minus paused
-        self._fetch_keys = {name: self.keys.queue(name) for name in self._fetch_names}
-        self._napping: dict[str, float] = {}  # queue -> until when it is skipped (found empty)
-        self._known = -1  # how many queues resque:queues held when last read
-        self._queues_changed = False  # resque:queues' size changed since: read it again
         # set by start():
         self._resolve: Callable[[str], Handler]
         self._inflight: InFlight
@@ -263,7 +249,7 @@ class Worker:
             return
         if self._stopping:
             if timeout == 0:  # a second, harder stop
-                self._hard_stop.set()
+                self._hard.trigger()
             return
         self._stopping = True
         self._stop_grace = timeout
@@ -299,7 +285,7 @@ class Worker:
         """The fleet pauses ``queues`` (and this worker, if ``me``)."""
         if queues != self._paused_names or me != self._remotely_paused:
             self._paused_names, self._remotely_paused = queues, me
-            self._update_fetch_names()
+            self._picker.follow(queues)
             self.wake()
 
     # -- life cycle ---------------------------------------------------------------------
@@ -368,20 +354,20 @@ class Worker:
         self._stopping = True
         self.wake()
         if loops and self._critical:  # it settles what it holds, then sees _stopping
-            await self._within(loops[:1], None, talking=True)
+            await self._hard.within(loops[:1], None, talking=True)
         for task in loops:
             task.cancel()
-        await self._within(loops, 5, talking=True)  # redis-py may take long to disconnect
+        await self._hard.within(loops, 5, talking=True)  # redis-py may take long to disconnect
 
     async def _shut_down(self, owned: bool, loops: list[asyncio.Task[None]]) -> None:
         assert self._redis is not None
         assert self._finished is not None
         try:
             await self._stop_loops(loops)
-            if not self._hard_stop.is_set():  # else its drain has given up already
+            if not self._hard.is_set():  # else its drain has given up already
                 await self._drain(0)
             try:  # anything still in flight goes back to its queue; every trace of us goes
-                await self._run_within(self._inflight.release())
+                await self._hard.run(self._inflight.release())
             except RedisError as exc:
                 logger.warning("could not unregister (%s); recovery will do it", exc)
             logger.info("worker %s stopped", self.id)
@@ -400,50 +386,27 @@ class Worker:
             if not waiter.done():
                 waiter.set_result(None)
         self._idle.clear()
-        pending = await wait_unless(self._consumers, timeout, self._hard_stop)
+        pending = await self._hard.within(self._consumers, timeout)
         if pending:
             # Cancel the handlers still running. A job whose handler has ended is storing its
             # outcome: let that finish (bounded: if Redis is away, release() requeues).
             logger.info("cancelling %d jobs in flight", len(pending - self._storers()))
             for task in pending - self._storers():
                 task.cancel()
-            pending = await self._within(pending, _ABANDON_AFTER)
+            pending = await self._hard.within(pending, _ABANDON_AFTER)
             if storing := pending & self._storers():
-                pending = pending - storing | await self._within(storing, _STORING_WAIT)
+                pending = pending - storing | await self._hard.within(storing, _STORING_WAIT)
         refs = [*self._interrupted.values(), *self._ready, *self._abandon(pending)]
         refs.sort(key=lambda ref: (ref[0].number, ref[1]))  # the order they were taken
         self._interrupted.clear()
         self._ready.clear()
-        await self._run_within(self._give_back(refs))
+        await self._hard.run(self._give_back(refs))
 
     async def _give_back(self, refs: list[Ref]) -> None:
         """Put jobs back at the head of their queues, then store the last successes."""
         with suppress(RedisError):  # if Redis is away, recovery or release() puts them back
             await self._inflight.requeue(refs)
         await self._settler.flush(timeout=5)  # bounded: if Redis is away, release() requeues
-
-    async def _within(
-        self, tasks: Iterable[asyncio.Task[Any]], timeout: float | None, talking: bool = False
-    ) -> set[asyncio.Task[Any]]:
-        """Wait for ``tasks`` up to ``timeout`` seconds (``None``: no limit); return those not
-        done. A hard stop ends the wait at once, but for tasks ``talking`` to Redis: they get
-        what is left of one second shared by all of them."""
-        pending = await wait_unless(tasks, timeout, self._hard_stop)
-        if pending and talking and self._hard_stop.is_set():
-            if self._hard_until == math.inf:
-                self._hard_until = time.monotonic() + _HARD_STOP_WITHIN
-            left = max(0.0, self._hard_until - time.monotonic())
-            pending = (await asyncio.wait(pending, timeout=left))[1]
-        return pending
-
-    async def _run_within(self, work: Awaitable[object]) -> None:
-        """Await ``work``, no longer than a hard stop allows (then it is cancelled: recovery
-        puts back what it leaves)."""
-        task = asyncio.ensure_future(work)
-        if await self._within([task], None, talking=True):
-            task.cancel()
-        elif not task.cancelled():
-            task.result()
 
     def _storers(self) -> set[asyncio.Task[None]]:
         """The consumers storing the outcome of a job whose handler has ended."""
@@ -494,11 +457,12 @@ class Worker:
                     await self._nap(self._pause_left() if self.paused else _MAX_IDLE)
                     continue
                 if room and self.queues.dynamic and (
-                    self._queues_changed
-                    or (idle and len(self._fetch_names) < 2)  # else _allot counts the queues
+                    self._picker.changed
+                    or (idle and len(self._picker.names) < 2)  # else allot() counts the queues
                     or time.monotonic() - refreshed > _REFRESH_QUEUES
                 ):
-                    await self._refresh_queues()
+                    assert self._redis is not None
+                    await self._picker.refresh(self._redis)
                     refreshed = time.monotonic()
                 try:
                     taken = await self._exchange(room)
@@ -542,7 +506,10 @@ class Worker:
             self._ahead = self.limit is None and finished * _AHEAD_WITHIN > batch * elapsed
             self._exchanged = began
         self._critical = True  # from here on jobs may be in hand: a stop waits for them
-        taken = await self._settler.exchange(await self._allot(wanted) if wanted else {})
+        assert self._redis is not None
+        holds = self._inflight.holds
+        allotted = await self._picker.allot(self._redis, wanted, holds) if wanted else {}
+        taken = await self._settler.exchange(allotted)
         self._outage.up()
         if taken is None:  # an exchange sent again, that had taken nothing
             return []
@@ -584,53 +551,6 @@ class Worker:
         self._ready.clear()
         self._holding -= len(refs)
         await self._outage.until_done(self._inflight.requeue, refs)
-
-    async def _allot(self, wanted: int) -> dict[str, int]:
-        """How many jobs to take from each queue: all from the first when there is one; else
-        by the queues' lengths, highest priority first (one round trip: LLEN of each queue
-        but those found empty lately, which nap: in a long list a fetch asks only about the
-        queues worth trying, and each empty one is asked about once a second at most). A queue
-        its limit holds back is left out until the limit may admit more."""
-        names = self._fetch_names
-        held = self._inflight.holds
-        if held.until and held.opens_in() < math.inf:
-            names = [name for name in names if name not in held.until]
-        if len(names) < 2:
-            return dict.fromkeys(names, wanted)
-        now, napping = time.monotonic(), self._napping
-        trying = [name for name in names if napping.get(name, 0.0) <= now] if napping else names
-        assert self._redis is not None
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for name in trying:
-                pipe.llen(self._fetch_keys[name])
-            if self.queues.dynamic:  # a new queue is fetched from at once
-                pipe.scard(self.keys.queues)
-            lengths: list[int] = await pipe.execute()
-        if self.queues.dynamic:
-            self._queues_changed = lengths.pop() != self._known
-        nap = 0.0 if self.burst else min(_NAP_PER_QUEUE * len(names), _NAP_MAX)
-        allotted = {}
-        for name, length in zip(trying, lengths, strict=True):
-            if not length:
-                napping[name] = now + nap * (0.5 + random.random() / 2)  # spread: no spikes
-            elif wanted:
-                allotted[name] = min(length, wanted)
-                wanted -= allotted[name]
-        return allotted
-
-    async def _refresh_queues(self) -> None:
-        assert self._redis is not None
-        known = await self._redis.smembers(self.keys.queues)
-        self._known, self._queues_changed = len(known), False
-        self._known_names = self.queues.resolve(map(text, known))
-        self._update_fetch_names()
-
-    def _update_fetch_names(self) -> None:
-        names = [name for name in self._known_names if name not in self._paused_names]
-        if names != self._fetch_names:
-            self._fetch_names = names
-            self._fetch_keys = {name: self.keys.queue(name) for name in names}
-            self._napping = {n: t for n, t in self._napping.items() if n in self._fetch_keys}
 
     def _dispatch(self, taken: list[Ref]) -> None:
         """Hand the jobs to the consumers."""

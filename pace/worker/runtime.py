@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import signal
-from collections.abc import Callable, Iterable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from pace.errors import ConfigError, UnknownJobClass
 from pace.job import Handler
 
 __all__ = [
-    "SignalHandlers", "cancel_all", "check_handler", "resolver", "unless_cancelled", "wait_unless",
+    "HARD_STOP_WITHIN", "HardStop", "SignalHandlers", "cancel_all", "check_handler", "resolver",
+    "unless_cancelled", "wait_unless",
 ]  # fmt: skip
+
+HARD_STOP_WITHIN = 1.0
+"""Seconds a hard stop leaves to the shutdown's talks with Redis, all of them together."""
 
 
 def check_handler(handler: object, name: str) -> Handler:
@@ -81,6 +87,51 @@ async def wait_unless(
     finally:
         cutting.cancel()
     return {task for task in pending if not task.done()}
+
+
+class HardStop:
+    """A second stop (TERM twice, or TERM after QUIT): every wait of the shutdown ends at
+    once, but for talks with Redis, which share what is left of :data:`HARD_STOP_WITHIN`
+    seconds, counted from the first that is cut short.
+
+    Example::
+
+        hard = HardStop()
+        pending = await hard.within(consumers, 30)    # up to 30 s, less once hard.trigger()
+        await hard.run(inflight.release())            # cancelled when its time is out
+    """
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self._until = math.inf  # the talks' deadline (time.monotonic()), once counted
+
+    def trigger(self) -> None:
+        self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+    async def within(
+        self, tasks: Iterable[asyncio.Task[Any]], timeout: float | None, talking: bool = False
+    ) -> set[asyncio.Task[Any]]:
+        """Wait for ``tasks`` up to ``timeout`` seconds (``None``: no limit); return those not
+        done. A hard stop ends the wait at once, but for tasks ``talking`` to Redis."""
+        pending = await wait_unless(tasks, timeout, self.event)
+        if pending and talking and self.event.is_set():
+            if self._until == math.inf:
+                self._until = time.monotonic() + HARD_STOP_WITHIN
+            left = max(0.0, self._until - time.monotonic())
+            pending = (await asyncio.wait(pending, timeout=left))[1]
+        return pending
+
+    async def run(self, work: Awaitable[object]) -> None:
+        """Await ``work`` (a talk with Redis), no longer than a hard stop allows (then it is
+        cancelled: recovery puts back what it leaves)."""
+        task = asyncio.ensure_future(work)
+        if await self.within([task], None, talking=True):
+            task.cancel()
+        elif not task.cancelled():
+            task.result()
 
 
 class SignalHandlers:
