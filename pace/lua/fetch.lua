@@ -56,9 +56,11 @@ if redis.call('EXISTS', KEYS[5]) == 1 then return redis.error_reply('fetch list 
 local gate
 want, gate = admit(bounds, KEYS[6], KEYS[7], want)
 if want == 0 then return {0, 0, settled, gate.wait, 0} end
-local n = redis.call('SORT', KEYS[1], 'BY', 'nosort', 'LIMIT', 0, want, 'STORE', KEYS[5])
+-- numbers as Lua strings where they can be: redis.call formats a Lua number with snprintf
+local count = want == tonumber(ARGV[1]) and ARGV[1] or want
+local n = redis.call('SORT', KEYS[1], 'BY', 'nosort', 'LIMIT', '0', count, 'STORE', KEYS[5])
 if n == 0 then return {0, 0, settled, 0, 0} end
-redis.call('LTRIM', KEYS[1], n, -1)
+redis.call('LTRIM', KEYS[1], n == want and count or n, '-1')
 redis.call('SADD', KEYS[2], ARGV[2])
 if not gate then return {n, redis.call('EXISTS', KEYS[4]), settled, 0, 0} end
 gate.count(KEYS[5], n)
