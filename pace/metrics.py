@@ -47,10 +47,10 @@ class _Histogram:
         self.sum = 0.0
         self.failed = 0
 
-    def observe(self, seconds: float, failed: bool, bucket: int | None = None) -> None:
-        self.counts[bisect.bisect_left(BOUNDS, seconds) if bucket is None else bucket] += 1
-        self.sum += seconds
-        self.failed += failed
+    def add(self, other: _Histogram) -> None:
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        self.sum += other.sum
+        self.failed += other.failed
 
     def buckets(self) -> list[list[Any]]:
         cumulative, buckets = 0, []
@@ -76,48 +76,39 @@ class WorkerMetrics:
         metrics.to_json(in_flight=0)
     """
 
-    __slots__ = ("_all", "_classes", "_minute", "_minutes", "rate_limit_wait")
+    __slots__ = ("_classes", "_minute", "_minutes", "rate_limit_wait")
 
     def __init__(self) -> None:
-        self._all = _Histogram()
-        self._classes: dict[str, _Histogram] = {}
-        self._minutes: dict[int, list[Any]] = {}  # minute -> [processed, failed, {queue: [p, f]}]
-        self._minute: tuple[float, list[Any]] = (-math.inf, [])  # the current one, its counts
+        self._classes: dict[str, _Histogram] = {}  # every job's is their sum (to_json)
+        self._minutes: dict[int, dict[str, list[int]]] = {}  # minute -> {queue: [done, failed]}
+        self._minute: tuple[float, dict[str, list[int]]] = (-math.inf, {})  # the current one
         self.rate_limit_wait = 0.0
 
     def observe(
-        self,
-        seconds: float,
-        class_name: str | None = None,
-        queue: str | None = None,
-        error: BaseException | None = None,
+        self, seconds: float, class_name: str, queue: str, error: BaseException | None = None
     ) -> None:
-        """Count one job that ran for ``seconds`` (and, given its class and queue, ended with
-        ``error``: an ``Exception`` is a failure; a cancellation is neither a failure nor a
-        job finished)."""
-        failed = isinstance(error, Exception)
-        bucket = bisect.bisect_left(BOUNDS, seconds)
-        self._all.observe(seconds, failed, bucket)
-        if class_name is None or queue is None:
-            return
+        """Count one job of ``class_name`` from ``queue`` that ran for ``seconds`` and ended
+        with ``error``: an ``Exception`` is a failure; a cancellation is neither a failure nor
+        a job finished. Once a job: only what the published JSON cannot derive is counted."""
         histogram = self._classes.get(class_name)
         if histogram is None:  # a new class (no histogram built per job for setdefault)
             name = _capped(self._classes, class_name, MAX_CLASSES)
             histogram = self._classes.get(name) or self._classes.setdefault(name, _Histogram())
-        histogram.observe(seconds, failed, bucket)
+        histogram.counts[bisect.bisect_left(BOUNDS, seconds)] += 1
+        histogram.sum += seconds
+        failed = isinstance(error, Exception)
         if error is not None and not failed:
             return
         now = time.time()
         if not self._minute[0] <= now < self._minute[0] + 60:
             self._turn(now)
-        counts = self._minute[1]
-        per_queue = counts[2].get(queue)
+        per_queue = self._minute[1].get(queue)
         if per_queue is None:
-            per_queue = counts[2].setdefault(_capped(counts[2], queue, MAX_QUEUES), [0, 0])
-        counts[0] += 1
+            counts = self._minute[1]
+            per_queue = counts.setdefault(_capped(counts, queue, MAX_QUEUES), [0, 0])
         per_queue[0] += 1
         if failed:
-            counts[1] += 1
+            histogram.failed += 1
             per_queue[1] += 1
 
     def _turn(self, now: float) -> None:
@@ -125,7 +116,7 @@ class WorkerMetrics:
         minute = int(now // 60) * 60
         counts = self._minutes.get(minute)
         if counts is None:
-            counts = self._minutes[minute] = [0, 0, {}]
+            counts = self._minutes[minute] = {}
             for old in [m for m in self._minutes if m <= minute - MINUTES * 60]:
                 del self._minutes[old]
         self._minute = (minute, counts)
@@ -133,11 +124,14 @@ class WorkerMetrics:
     def to_json(self, in_flight: int, limit_wait: dict[str, float] | None = None) -> bytes:
         """The published JSON (see the module docstring); ``limit_wait``: seconds each queue
         was held back by its fleet-wide limit (:attr:`pace.worker.holds.Holds.waited`)."""
-        buckets = self._all.buckets()
+        every = _Histogram()
+        for histogram in self._classes.values():
+            every.add(histogram)
+        buckets = every.buckets()
         data: dict[str, Any] = {
             "in_flight": in_flight,
             "buckets": buckets,
-            "sum": self._all.sum,
+            "sum": every.sum,
             "count": buckets[-1][1],
             "rate_limit_wait_seconds": self.rate_limit_wait,
             "limit_wait_seconds": limit_wait or {},
@@ -150,6 +144,11 @@ class WorkerMetrics:
                 }
                 for name, h in self._classes.items()
             },
-            "minutes": [[minute, *counts] for minute, counts in sorted(self._minutes.items())],
+            "minutes": [_minute(start, queues) for start, queues in sorted(self._minutes.items())],
         }
         return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _minute(minute: int, queues: dict[str, list[int]]) -> list[Any]:
+    """A minute as published: its start, jobs finished, failed, and the same per queue."""
+    return [minute, sum(c[0] for c in queues.values()), sum(c[1] for c in queues.values()), queues]
