@@ -17,7 +17,7 @@ LOWEST_BIN := $(LOWEST_VENV)/bin
 STAMP_LOWEST := $(LOWEST_VENV)/.installed-lowest
 LOWEST_TESTS := tests/test_connection.py tests/test_faults.py tests/test_delivery.py
 
-.PHONY: run test lint typecheck bench clean chromium docs
+.PHONY: run test lint typecheck bench clean chromium ruby docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,7 @@ $(STAMP_BENCH): pyproject.toml | $(BENCH_BIN)/python
 run: $(STAMP_RUN)
 	$(BIN)/python examples/main.py
 
-test: $(STAMP_DEV) $(STAMP_LOWEST) chromium
+test: $(STAMP_DEV) $(STAMP_LOWEST) chromium ruby
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict pace
 	$(BIN)/lint-imports
@@ -69,6 +69,16 @@ chromium:
 	  echo "installing Debian's chromium for the browser test (apt-get)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	    >/dev/null 2>&1 || echo "chromium could not be installed: tests/test_web_browser.py skips"; \
+	}
+
+# Debian's ruby and redis-rb for Ruby's side of the Resque contract (tests/ruby/resque_client.rb,
+# run by tests/test_ruby.py and tests/test_crash.py), installed only when missing; where they
+# cannot be installed those tests skip and say why (in CI, with CI set, they fail instead).
+ruby:
+	@ruby -e 'require "redis"' >/dev/null 2>&1 || { \
+	  echo "installing Debian's ruby and ruby-redis for the Ruby client tests (apt-get)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ruby ruby-redis) \
+	    >/dev/null 2>&1 || echo "ruby could not be installed: the Ruby client tests skip"; \
 	}
 
 lint: $(STAMP_DEV)

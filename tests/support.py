@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
+import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,3 +83,47 @@ async def succeed(inflight: InFlight, ref: Ref, member: Member | None) -> int:
     with contextlib.suppress(Fenced):  # its worker was recovered: its lanes refuse it
         await inflight.send(exchange)
     return exchange.settled
+
+
+RESQUE_CLIENT = Path(__file__).parent / "ruby" / "resque_client.rb"
+"""Ruby's side of the Resque contract (redis-rb and json only): what Resque enqueues and how
+``Resque::Failure::Redis`` reads ``resque:failed``."""
+
+
+def _ruby_missing() -> str | None:
+    """Why Ruby's client cannot run here (``None``: it can)."""
+    try:
+        found = subprocess.run(["ruby", "-e", 'require "redis"'], capture_output=True, timeout=60)
+    except FileNotFoundError:
+        return "ruby is not installed"
+    return None if found.returncode == 0 else "ruby cannot load redis-rb"
+
+
+RUBY_MISSING = _ruby_missing()
+needs_ruby = pytest.mark.skipif(
+    RUBY_MISSING is not None and not os.environ.get("CI"),
+    reason=f"{RUBY_MISSING} (Debian: apt-get install ruby ruby-redis; make test does it)",
+)
+"""For a test that runs Ruby's client: skipped where Ruby cannot run, but never in CI
+(``CI`` set), whose ``make test`` installs it: there the test runs and fails."""
+
+
+async def ruby(redis_url: str, command: str, lines: Iterable[Any] = ()) -> list[Any]:
+    """Run Ruby's client (:data:`RESQUE_CLIENT`) on ``redis_url``: ``command`` with ``lines``
+    as JSON lines on its stdin; return what it printed, a JSON value a line.
+
+    Example::
+
+        await ruby(redis_url, "enqueue", [["mail", "SendMail", ["bob@example.com"]]])
+        (record,) = await ruby(redis_url, "failed")
+    """
+    assert RUBY_MISSING is None, RUBY_MISSING
+    process = await asyncio.create_subprocess_exec(
+        "ruby", str(RESQUE_CLIENT), redis_url, command,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdin = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    out, err = await process.communicate(stdin)
+    assert process.returncode == 0, err.decode()
+    return [json.loads(line) for line in out.splitlines()]

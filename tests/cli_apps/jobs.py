@@ -66,7 +66,8 @@ async def stubborn(job: pace.Job) -> None:
 
 
 DONE = "test:done"
-"""Set of the ids of the ``Mark`` jobs that ran."""
+"""Set of the ids of the ``Mark`` jobs that ran (of one enqueued without an id, by Ruby's
+client, its first argument)."""
 _shared: Redis | None = None
 
 
@@ -79,10 +80,10 @@ async def _redis() -> Redis:
 
 
 async def mark(job: pace.Job) -> None:
-    """Add the job's id to ``test:done`` (on one connection shared by every job); a job of
-    class ``Boom`` fails after that."""
+    """Add the job's id (or, for a job without one, its first argument) to ``test:done`` (on
+    one connection shared by every job); a job of class ``Boom`` fails after that."""
     await asyncio.sleep(0.001)
-    await (await _redis()).sadd(DONE, job.id or "")
+    await (await _redis()).sadd(DONE, job.id or str(job.args[0]))
     if job.class_name == "Boom":
         raise ValueError("boom")
 
