@@ -586,6 +586,10 @@ class Worker:
                     if self._inflight.holds.until:  # a limit held a queue back: a slot frees
                         self._inflight.holds.freeing(ref[0].lane.name)
                     self.wake()
+                if self._ahead and self._holding == self.concurrency:
+                    # a batch ahead is due: let the fetcher send it now, while this batch runs
+                    # (jobs that never wait would hold the loop until every job fetched ran)
+                    await asyncio.sleep(0)
             else:
                 waiter: asyncio.Future[None] = loop.create_future()
                 self._idle.append(waiter)
