@@ -76,13 +76,14 @@ class WorkerMetrics:
         metrics.to_json(in_flight=0)
     """
 
-    __slots__ = ("_classes", "_minute", "_minutes", "rate_limit_wait")
+    __slots__ = ("_classes", "_counts", "_ends", "_minutes", "_starts", "rate_limit_wait")
 
     def __init__(self) -> None:
         self._classes: dict[str, _Histogram] = {}  # every job's is their sum (to_json)
         self._minutes: dict[int, dict[str, list[int]]] = {}  # minute -> {queue: [done, failed]}
-        self._minute: tuple[float, dict[str, list[int]]] = (-math.inf, {})  # the current one
-        self.rate_limit_wait = 0.0
+        self._counts: dict[str, list[int]] = {}  # the current minute's
+        self._starts = self._ends = -math.inf  # the current minute's bounds (floats: compared
+        self.rate_limit_wait = 0.0  # with time.time() once a job, an int's compare is slower)
 
     def observe(
         self, seconds: float, class_name: str, queue: str, error: BaseException | None = None
@@ -96,19 +97,19 @@ class WorkerMetrics:
             histogram = self._classes.get(name) or self._classes.setdefault(name, _Histogram())
         histogram.counts[bisect.bisect_left(BOUNDS, seconds)] += 1
         histogram.sum += seconds
-        failed = isinstance(error, Exception)
-        if error is not None and not failed:
-            return
+        if error is not None:
+            if not isinstance(error, Exception):
+                return
+            histogram.failed += 1
         now = time.time()
-        if not self._minute[0] <= now < self._minute[0] + 60:
+        if not self._starts <= now < self._ends:
             self._turn(now)
-        per_queue = self._minute[1].get(queue)
+        per_queue = self._counts.get(queue)
         if per_queue is None:
-            counts = self._minute[1]
+            counts = self._counts
             per_queue = counts.setdefault(_capped(counts, queue, MAX_QUEUES), [0, 0])
         per_queue[0] += 1
-        if failed:
-            histogram.failed += 1
+        if error is not None:
             per_queue[1] += 1
 
     def _turn(self, now: float) -> None:
@@ -119,7 +120,7 @@ class WorkerMetrics:
             counts = self._minutes[minute] = {}
             for old in [m for m in self._minutes if m <= minute - MINUTES * 60]:
                 del self._minutes[old]
-        self._minute = (minute, counts)
+        self._counts, self._starts, self._ends = counts, float(minute), float(minute + 60)
 
     def to_json(self, in_flight: int, limit_wait: dict[str, float] | None = None) -> bytes:
         """The published JSON (see the module docstring); ``limit_wait``: seconds each queue

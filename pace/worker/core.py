@@ -18,7 +18,6 @@ import math
 import os
 import signal
 import socket
-import sys
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -617,17 +616,18 @@ class Worker:
             try:
                 if BATCH_FIELD in job.payload:
                     await self._settler.started(job)
-                started = time.monotonic()
+                started, error = time.monotonic(), None
                 try:
                     if self.job_timeout is None and not _hooks.listening(self._chain, "perform"):
                         await self._resolve(job.class_name)(job)  # the usual case, the fast one
                     else:
                         await self._perform(job)
+                except BaseException as exc:  # not sys.exc_info() in finally: slower per job
+                    error = exc
+                    raise
                 finally:
                     self._storing.add(job)  # what follows stores its outcome
-                    self.metrics.observe(  # sys.exc_info(): the job's exception, if any
-                        time.monotonic() - started, job.class_name, queue, sys.exc_info()[1]
-                    )
+                    self.metrics.observe(time.monotonic() - started, job.class_name, queue, error)
             except asyncio.CancelledError as cancelled:
                 if me.cancelling():
                     self._interrupted[job] = ref  # stopping: _drain puts it back in its queue
