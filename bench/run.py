@@ -953,7 +953,7 @@ def short_frame(frame: str) -> str:
     return f"{name} ({path})"
 
 
-def machine(redis_version: str) -> dict[str, Any]:
+def machine(server: dict[str, Any], memory: dict[str, Any]) -> dict[str, Any]:
     model = "unknown"
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -970,7 +970,7 @@ def machine(redis_version: str) -> dict[str, Any]:
         "cpu": model,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "redis_server": redis_version,
+        "redis_server": f"{server['redis_version']} ({memory['mem_allocator']})",
         "pace_commit": pace_commit(),
         "packages": versions,
     }
@@ -1117,7 +1117,7 @@ async def measure(
                 info = {
                     "date": datetime.now(UTC).isoformat(timespec="seconds"),
                     "command": " ".join(["python -m bench.run", *sys.argv[1:]]),
-                    "machine": machine((await redis.info("server"))["redis_version"]),
+                    "machine": machine(await redis.info("server"), await redis.info("memory")),
                     "redis_persistence": "AOF, fsync every second" if args.keep_aof else "off",
                 }
                 print(headline(info), flush=True)

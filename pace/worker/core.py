@@ -599,7 +599,8 @@ class Worker:
         """Run a fetched job and hand its outcome to the settler; a payload that is no job, or
         a job whose workers kept dying, is failed instead."""
         take, index = ref
-        queue, raw, recoveries = take.lane.name, take.raws[index], take.recoveries(index)
+        queue, raw = take.lane.name, take.raws[index]
+        recoveries = take.recoveries(index) if take.recovered else 0
         try:
             job = decode(raw, queue, self)
         except InvalidPayload as invalid:
