@@ -57,6 +57,18 @@ _ABANDON_AFTER = 1.0  # seconds a cancelled job may take to end before it is aba
 _STORING_WAIT = 5.0  # seconds a stop waits for outcomes being stored (Redis may be slow)
 
 
+class _Seat:
+    """A consumer and the job it runs (set and cleared once a job: no table keyed by job)."""
+
+    __slots__ = ("job", "ref", "storing", "task")
+
+    def __init__(self, task: asyncio.Task[None]) -> None:
+        self.task = task
+        self.job: Job | None = None
+        self.ref: Ref | None = None
+        self.storing = False  # the job's handler has ended: its outcome is being stored
+
+
 class Worker:
     """Runs a coroutine for every job of its queues, throttled, pausable and hooked.
 
@@ -135,7 +147,7 @@ class Worker:
         self._outage = Outage(self._chain)
         self._redis_url = redis_url
         self._redis = redis
-        self._running: dict[Job, tuple[asyncio.Task[None], Ref]] = {}  # -> consumer, place
+        self._seats: list[_Seat] = []  # one a consumer: the job it runs
         self._interrupted: dict[Job, Ref] = {}  # cancelled by a stop: back to their queues
         self._consumers: list[asyncio.Task[None]] = []
         self._idle: deque[asyncio.Future[None]] = deque()  # consumers waiting for jobs
@@ -144,7 +156,6 @@ class Worker:
         self._holding = 0  # jobs handed to consumers, not finished
         self._ahead = False  # jobs are so short that a batch is fetched ahead (_room)
         self._exchanged = 0.0  # when the last exchange that stored successes began
-        self._storing: set[Job] = set()  # handler ended: its outcome is being stored
         self._paused_until: float | None = None
         self._stop_grace: float | None = None
         self._stopping = False
@@ -272,7 +283,8 @@ class Worker:
 
     def running_jobs(self) -> list[Job]:
         """The jobs running now, oldest first."""
-        return list(self._running)
+        running = [seat.job for seat in self._seats if seat.job is not None]
+        return sorted(running, key=lambda job: job.started_at)
 
     def recovered(self) -> None:
         """Other workers took this one for dead (its beat found it unregistered): the fetcher
@@ -333,6 +345,7 @@ class Worker:
             await self._outage.until_done(registration.register, self.dead_after)
             await self._outage.until_done(housekeeping.prepare)  # dead workers' jobs first
             with self._signals():
+                self._seats = []
                 self._consumers = [
                     asyncio.create_task(self._consume(), name="pace-consumer")
                     for _ in range(self.concurrency)
@@ -409,7 +422,7 @@ class Worker:
 
     def _storers(self) -> set[asyncio.Task[None]]:
         """The consumers storing the outcome of a job whose handler has ended."""
-        return {task for job, (task, _) in self._running.items() if job in self._storing}
+        return {seat.task for seat in self._seats if seat.storing}
 
     def _abandon(self, consumers: set[asyncio.Task[None]]) -> list[Ref]:
         """Give up on jobs whose handlers ignore their cancellation: they go back to their
@@ -417,7 +430,7 @@ class Worker:
         ends later has run twice, at least once for good)."""
         if not consumers:
             return []
-        refs = [ref for task, ref in self._running.values() if task in consumers]
+        refs = [s.ref for s in self._seats if s.task in consumers and s.ref is not None]
         if refs:
             logger.warning("%d jobs ignore their cancellation: abandoned", len(refs))
         self._settler.close()
@@ -571,6 +584,8 @@ class Worker:
         loop = asyncio.get_running_loop()
         me = asyncio.current_task()
         assert me is not None
+        seat = _Seat(me)
+        self._seats.append(seat)
         while not self._stopping:
             if self._ready and not self.paused:
                 ref = self._ready.popleft()
@@ -579,7 +594,7 @@ class Worker:
                 if ref[0].logged and self._inflight.started(ref):  # a rate's window logs
                     self.wake()  # when its jobs start: the fetcher sends it
                 try:
-                    await self._run(ref, me)
+                    await self._run(ref, seat)
                 finally:
                     self._holding -= 1
                     if self._inflight.holds.until:  # a limit held a queue back: a slot frees
@@ -595,7 +610,7 @@ class Worker:
                 await waiter
                 self._calling = False
 
-    async def _run(self, ref: Ref, me: asyncio.Task[None]) -> None:
+    async def _run(self, ref: Ref, seat: _Seat) -> None:
         """Run a fetched job and hand its outcome to the settler; a payload that is no job, or
         a job whose workers kept dying, is failed instead."""
         take, index = ref
@@ -611,7 +626,7 @@ class Worker:
             await self._settler.fail(queue, raw, job.payload, ref, poison)
             return
         job.started_at = time.time()
-        self._running[job] = (me, ref)
+        seat.job, seat.ref = job, ref
         current.set(job)
         try:
             try:
@@ -627,10 +642,10 @@ class Worker:
                     error = exc
                     raise
                 finally:
-                    self._storing.add(job)  # what follows stores its outcome
+                    seat.storing = True  # what follows stores its outcome
                     self.metrics.observe(time.monotonic() - started, job.class_name, queue, error)
             except asyncio.CancelledError as cancelled:
-                if me.cancelling():
+                if seat.task.cancelling():
                     self._interrupted[job] = ref  # stopping: _drain puts it back in its queue
                     raise
                 itself = asyncio.CancelledError("the job cancelled itself")
@@ -640,8 +655,8 @@ class Worker:
             else:
                 self._settler.succeeded(job, ref)
         finally:
-            del self._running[job]
-            self._storing.discard(job)
+            seat.job = seat.ref = None
+            seat.storing = False
 
     async def _perform(self, job: Job) -> None:
         """Run a job's handler within its ``perform`` hooks (tracing, pace.testing) and its
