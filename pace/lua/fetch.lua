@@ -4,10 +4,13 @@
 -- new fetch list, copied by the server (SORT ... STORE): no payload passes through Lua; as
 -- many as the queue's fleet-wide limit admits (lib/limit.lua), counted under it.
 -- KEYS: queue, lane, settled, deliveries, the new fetch's list, the queue's limit, its starts,
--- then the lists of fetches whose jobs are all settled now (they go), and last the lane's
--- fence. ARGV: n, the new fetch's number, how many fetches go, members to mark settled,
--- members to unmark (of the fetches that go), '1' if the queue is in the index of limits
--- (else its limit is not even read: a queue without one costs nothing); then the numbers of
+-- then the lists of fetches whose jobs are all settled now (they go), Ruby's processed
+-- counters (global, the worker's) when it counts, and last the lane's fence. ARGV: n, the new
+-- fetch's number, how many fetches go, members to mark settled, members to unmark (of the
+-- fetches that go), '1' if the queue is in the index of limits (else its limit is not even
+-- read: a queue without one costs nothing), jobs to count as processed (on one Redis, the
+-- exchange's successes are counted by one of its fetch calls: no command of their own; on a
+-- cluster the counters live in other slots: 0, and the worker counts them); then the numbers of
 -- the fetches that go, how many of their jobs settle now, the members to mark, the members to
 -- unmark, and last the sha1s of recovered jobs among those settled (their recovery counts
 -- go). Returns {jobs taken, 1 if the deliveries hash exists (some may have been recovered),
@@ -18,13 +21,17 @@
 -- in the network) is void.
 if redis.call('EXISTS', KEYS[#KEYS]) == 1 then return -1 end
 local gone, marked, unmarked = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local settled, at = 0, 7
+local settled, at = 0, 8
+if ARGV[7] ~= '0' then
+  redis.call('INCRBY', KEYS[8 + gone], ARGV[7])
+  redis.call('INCRBY', KEYS[9 + gone], ARGV[7])
+end
 local bounds = ARGV[6] == '1' and redis.call('HMGET', KEYS[6], 'rate', 'period', 'concurrency')
 local counted = bounds and bounds[3] -- jobs in flight are counted: slots go back as they settle
 if gone > 0 then
   for i = 1, gone do
     if redis.call('DEL', KEYS[7 + i]) == 1 then
-      settled = settled + ARGV[6 + gone + i]
+      settled = settled + ARGV[7 + gone + i]
       if counted then redis.call('HDEL', KEYS[6], KEYS[7 + i]) end
     end
   end

@@ -64,6 +64,12 @@ _RELEASE = script("release")
 _RUNNING = script("batch_running")
 
 
+def _counted(reply: Any) -> bool:
+    """Whether the command that counts an exchange's successes counted them: it ran, and (a
+    fetch call) its lane was not fenced."""
+    return not isinstance(reply, Exception) and reply != -1
+
+
 class Fenced(Exception):
     """The worker's lanes are fenced: others took it for dead and recovered its jobs."""
 
@@ -269,6 +275,8 @@ class InFlight:
         gets them again (the exchange is then sent again, nothing done twice)."""
         again = exchange.sent
         scripts: list[int] = []  # where the scripts' replies are
+        counting = bool(exchange.count) and not again and not exchange.counted
+        counter = -1  # where the reply of the command that counts the successes is
         async with self.redis.pipeline(transaction=False) as pipe:
             restamps, self.restamps = self.restamps, []
             for started in restamps:  # never before it was logged, never back once trimmed
@@ -280,14 +288,17 @@ class InFlight:
                     scripts.append(len(pipe))
                     self._ack_batched(pipe, ops)
                 scripts.append(len(pipe))
-                self._fetch(pipe, ops, exchange.now, fetch=not again)
+                count = exchange.count if counting and counter < 0 and not self._apart else 0
+                if count:
+                    counter = len(pipe)
+                self._fetch(pipe, ops, exchange.now, fetch=not again, count=count)
                 if ops.take is not None:
                     pipe.lrange(ops.take.key, 0, -1)
                     if again:  # the fetch is not repeated: is any job recovered?
                         pipe.exists(ops.lane.deliveries)
-            counting = bool(exchange.count) and not again and not exchange.counted
-            if counting:
+            if counting and counter < 0:
                 self._processed(pipe, exchange.count)
+                counter = len(pipe) - 1
             exchange.sent = True
             try:
                 results = await pipe.execute(raise_on_error=False)
@@ -300,7 +311,7 @@ class InFlight:
                 raise errors[0]
             # a node lost its scripts (a restart, a failover); the rest of the pipeline ran
             await self._load()
-            exchange.counted |= counting and not isinstance(results[-1], Exception)
+            exchange.counted |= counting and _counted(results[counter])
             exchange.sent = again or any(not isinstance(results[i], Exception) for i in scripts)
             return await self.send(exchange)
         replies = iter(results)
@@ -332,8 +343,9 @@ class InFlight:
             for ops in exchange.lanes.values():
                 if ops.batched:
                     await self._write_out([], ops.lane, self.worker_id)
-        # counted by the pipeline before any reply; by a send that half ran: all of them
-        counted = exchange.settled if exchange.counted else 0 if again else exchange.count
+        # counted by this send (unless its lane was fenced); by a send that half ran: all
+        counted_now = exchange.count if counting and _counted(results[counter]) else 0
+        counted = exchange.settled if exchange.counted else counted_now
         if (again or fenced) and exchange.settled != counted:
             async with self.redis.pipeline(transaction=False) as pipe:
                 self._processed(pipe, exchange.settled - counted)
@@ -354,10 +366,15 @@ class InFlight:
         self.restamps.append(take)
         return True
 
+    @property
+    def _counters(self) -> tuple[str, str]:
+        """Ruby's processed counters: globally and for the worker."""
+        return self.keys.stat("processed"), self.keys.stat("processed", self.worker_id)
+
     def _processed(self, pipe: Any, count: int) -> None:
         """Count jobs as processed, as Ruby does: globally and for the worker."""
-        pipe.incrby(self.keys.stat("processed"), count)
-        pipe.incrby(self.keys.stat("processed", self.worker_id), count)
+        for counter in self._counters:
+            pipe.incrby(counter, count)
 
     async def _load(self) -> None:
         for name in ("fetch", "ack"):
@@ -375,17 +392,21 @@ class InFlight:
             ops.lane.deliveries, ops.lane.limit, *lists, k.batch_prefix, k.queue(""), *args,
         )  # fmt: skip
 
-    def _fetch(self, pipe: Any, ops: _LaneOps, now: dict[Take, int], fetch: bool) -> None:
+    def _fetch(
+        self, pipe: Any, ops: _LaneOps, now: dict[Take, int], fetch: bool, count: int
+    ) -> None:
         """The fetch script's call: the lane's fetches whose jobs are all settled go, the
-        others' settled jobs are marked, then the fetch (if ``fetch``)."""
+        others' settled jobs are marked, then the fetch (if ``fetch``); ``count`` successes
+        are counted as processed (one Redis only)."""
         lane, take, gone = ops.lane, ops.take, ops.gone
         unmarks = [member for t in gone for member in t.settled]
+        counters = self._counters if count else ()
         pipe.execute_command(
-            "EVALSHA", _FETCH.sha, 8 + len(gone), lane.queue, lane.key, lane.settled,
-            lane.deliveries, lane.key if take is None else take.key, lane.limit, lane.starts,
-            *(t.key for t in gone), lane.fence,
+            "EVALSHA", _FETCH.sha, 8 + len(gone) + len(counters), lane.queue, lane.key,
+            lane.settled, lane.deliveries, lane.key if take is None else take.key, lane.limit,
+            lane.starts, *(t.key for t in gone), *counters, lane.fence,
             ops.want if fetch else 0, 0 if take is None else take.number, len(gone),
-            len(ops.marks), len(unmarks), 1 if lane.name in self.limited else 0,
+            len(ops.marks), len(unmarks), 1 if lane.name in self.limited else 0, count,
             *(t.number for t in gone),
             *(now.get(t, 0) for t in gone), *ops.marks, *unmarks, *ops.shas,
         )  # fmt: skip
