@@ -1078,7 +1078,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--fleet-rate", type=int, default=500, help="the fleet limit's rate, jobs/s (500)")
     add("--fleet-seconds", type=float, default=6.0, help="the fleet limit's run (6 s)")
     add("--fleet-processes", type=int, default=4, help="the fleet limit's processes (4)")
-    add("--pause-jobs", type=int, default=100_000, help="jobs queued for the pause row")
+    add("--pause-jobs", type=int, default=300_000, help="jobs queued for the pause row")
     add("--long-queue", type=int, default=100_000, help="jobs queued for the memory row")
     add("--peers-loop", choices=["asyncio", "uvloop"], default="asyncio", help="arq/saq loop")
     add("--only", type=lambda text: {int(n) for n in text.split(",")}, default=None,
