@@ -54,7 +54,7 @@ test: $(STAMP_DEV) $(STAMP_LOWEST) chromium ruby
 	$(BIN)/lint-imports
 	$(MAKE) --no-print-directory docs
 	cd examples/newsletter && $(CURDIR)/$(BIN)/python -m pytest -q
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2  # two processes, each with its own embedded Redis
 	@echo "on redis-py $(REDIS_PY_LOWEST), the lowest pyproject.toml allows:"
 	$(LOWEST_BIN)/python -m pytest -q -p no:cacheprovider $(LOWEST_TESTS)
 

@@ -95,7 +95,11 @@ async def test_concurrency_bound_is_reached_and_never_exceeded(
     assert await redis.get("resque:stat:processed") == b"200"
 
 
-async def test_rate_limit_over_five_seconds(client: pace.Client, start: Starter) -> None:
+async def test_a_rate_limit_holds_in_every_second_of_five_seconds_of_jobs(
+    client: pace.Client, start: Starter
+) -> None:
+    """No 1 s window holds more starts than the rate; how close to the rate it runs is the
+    bench's to measure (row 4: a loaded machine runs fewer, never more)."""
     rate = 100
     await client.enqueue_many("q", "Job", [[i] for i in range(rate * 7)])
     starts: list[float] = []
@@ -104,12 +108,11 @@ async def test_rate_limit_over_five_seconds(client: pace.Client, start: Starter)
         starts.append(job.started_at)  # when the worker started it, not when the loop got to it
 
     worker = await start(["q"], handler, jobs_per_second=rate, concurrency=50)
-    await asyncio.sleep(5.0)
+    await wait_for(lambda: len(starts) >= rate * 5, timeout=30)
     await worker.stop()
-    span = [t for t in starts if t - starts[0] < 5.0]
-    assert abs(len(span) / 5.0 - rate) <= rate * 0.05, f"{len(span) / 5.0} jobs/s"
     most = max(sum(1 for t in starts[i:] if t - first < 1.0) for i, first in enumerate(starts))
     assert most <= rate, f"{most} starts in one second"
+    assert starts[rate * 5 - 1] - starts[0] >= 4.0  # 500 starts at 100 a second: 4 s at least
 
 
 async def test_pause_stops_new_jobs_at_once_and_resume_restarts(
