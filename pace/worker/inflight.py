@@ -64,10 +64,10 @@ _RELEASE = script("release")
 _RUNNING = script("batch_running")
 
 
-def _counted(reply: Any) -> bool:
-    """Whether the command that counts an exchange's successes counted them: it ran, and (a
-    fetch call) its lane was not fenced."""
-    return not isinstance(reply, Exception) and reply != -1
+def _counted(reply: Any, by_fetch: bool) -> bool:
+    """Whether the command that counts an exchange's successes counted them: it ran, and if a
+    fetch call (``by_fetch``; else an ``INCRBY``), its lane was not fenced."""
+    return not isinstance(reply, Exception) and not (by_fetch and reply == -1)
 
 
 class Fenced(Exception):
@@ -277,6 +277,7 @@ class InFlight:
         scripts: list[int] = []  # where the scripts' replies are
         counting = bool(exchange.count) and not again and not exchange.counted
         counter = -1  # where the reply of the command that counts the successes is
+        by_fetch = False  # that command is a fetch call (one Redis), else an INCRBY
         async with self.redis.pipeline(transaction=False) as pipe:
             restamps, self.restamps = self.restamps, []
             for started in restamps:  # never before it was logged, never back once trimmed
@@ -290,7 +291,7 @@ class InFlight:
                 scripts.append(len(pipe))
                 count = exchange.count if counting and counter < 0 and not self._apart else 0
                 if count:
-                    counter = len(pipe)
+                    counter, by_fetch = len(pipe), True
                 self._fetch(pipe, ops, exchange.now, fetch=not again, count=count)
                 if ops.take is not None:
                     pipe.lrange(ops.take.key, 0, -1)
@@ -311,7 +312,7 @@ class InFlight:
                 raise errors[0]
             # a node lost its scripts (a restart, a failover); the rest of the pipeline ran
             await self._load()
-            exchange.counted |= counting and _counted(results[counter])
+            exchange.counted |= counting and _counted(results[counter], by_fetch)
             exchange.sent = again or any(not isinstance(results[i], Exception) for i in scripts)
             return await self.send(exchange)
         replies = iter(results)
@@ -344,7 +345,7 @@ class InFlight:
                 if ops.batched:
                     await self._write_out([], ops.lane, self.worker_id)
         # counted by this send (unless its lane was fenced); by a send that half ran: all
-        counted_now = exchange.count if counting and _counted(results[counter]) else 0
+        counted_now = exchange.count if counting and _counted(results[counter], by_fetch) else 0
         counted = exchange.settled if exchange.counted else counted_now
         if (again or fenced) and exchange.settled != counted:
             async with self.redis.pipeline(transaction=False) as pipe:
